@@ -1,0 +1,133 @@
+"""Async byte transport over any pyserial URL.
+
+Blocking pyserial calls run in one named worker thread per port, so the event
+loop never blocks and a port never piles up threads. Works unchanged with a
+real adapter (`/dev/ttyUSB0`), a pty path, `socket://host:port` and `loop://`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any
+
+import serial
+
+TraceHook = Callable[[str, bytes], None]
+"""Called with ("tx" | "rx", bytes) for every write and every non-empty read."""
+
+
+class TransportError(Exception):
+    """The port could not be opened, or failed while in use."""
+
+
+class SerialTransport:
+    """One serial line (or TCP bridge) with async open/write/read and exact-length reads."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        baudrate: int = 19200,
+        bytesize: int = 8,
+        parity: str = "N",
+        stopbits: float = 1,
+        name: str | None = None,
+        trace: TraceHook | None = None,
+    ) -> None:
+        self.url = url
+        self.name = name or url
+        self.trace = trace
+        self._settings: dict[str, Any] = {
+            "baudrate": baudrate,
+            "bytesize": bytesize,
+            "parity": parity,
+            "stopbits": stopbits,
+        }
+        self._port: serial.SerialBase | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._port is not None and self._port.is_open
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"serial-{self.name}"
+            )
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise TransportError(f"{self.url}: {exc}") from exc
+
+    async def open(self) -> None:
+        """Open the port; raises TransportError when it cannot be opened."""
+        if self.is_open:
+            return
+
+        def _open() -> serial.SerialBase:
+            return serial.serial_for_url(self.url, timeout=0, write_timeout=2, **self._settings)
+
+        self._port = await self._call(_open)
+
+    async def close(self) -> None:
+        """Close the port and stop its worker thread; safe to call twice."""
+        port, self._port = self._port, None
+        if port is not None:
+            try:
+                await self._call(port.close)
+            except TransportError:
+                pass
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+    def _require(self) -> serial.SerialBase:
+        if self._port is None:
+            raise TransportError(f"{self.url}: port is not open")
+        return self._port
+
+    async def write(self, data: bytes) -> None:
+        port = self._require()
+
+        def _write() -> None:
+            port.write(data)
+            port.flush()
+
+        await self._call(_write)
+        if self.trace:
+            self.trace("tx", data)
+
+    async def reset_input(self) -> bytes:
+        """Drop whatever is waiting in the input buffer (noise, late replies); returns what was dropped."""
+        port = self._require()
+
+        def _drain() -> bytes:
+            waiting = port.in_waiting
+            junk = port.read(waiting) if waiting else b""
+            port.reset_input_buffer()
+            return junk
+
+        junk: bytes = await self._call(_drain)
+        if junk and self.trace:
+            self.trace("rx-dropped", junk)
+        return junk
+
+    async def read_exact(self, size: int, timeout: float) -> bytes:  # noqa: ASYNC109 (pyserial enforces it)
+        """Read up to `size` bytes, waiting at most `timeout` seconds in total; may return fewer."""
+        port = self._require()
+
+        def _read() -> bytes:
+            port.timeout = timeout
+            try:
+                return bytes(port.read(size))
+            finally:
+                port.timeout = 0
+
+        data: bytes = await self._call(_read)
+        if data and self.trace:
+            self.trace("rx", data)
+        return data

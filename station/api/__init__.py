@@ -1,0 +1,1 @@
+"""The local HTTP API (FastAPI) for the touchscreen UI and local tools."""

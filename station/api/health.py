@@ -1,0 +1,36 @@
+"""GET /api/health: per-component status, outbox depth, simulated or real hardware."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+router = APIRouter(tags=["health"])
+
+
+class ComponentStatus(BaseModel):
+    status: Literal["up", "degraded", "down"]
+    simulated: bool
+    detail: dict[str, Any]
+
+
+class OutboxStatus(BaseModel):
+    pending: int | None
+    oldest_pending_at: str | None
+
+
+class HealthReport(BaseModel):
+    station_id: str
+    version: str
+    status: Literal["up", "degraded", "down"]
+    simulated: bool
+    notice: str | None
+    outbox: OutboxStatus
+    components: dict[str, ComponentStatus]
+
+
+@router.get("/health", response_model=HealthReport, summary="Health of every component")
+def get_health(request: Request) -> HealthReport:
+    return HealthReport.model_validate(request.app.state.station.health_report())

@@ -1,0 +1,61 @@
+"""Builds a Station from a validated config: one component per configured feature."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .coldchain import ColdChain
+from .config import Config
+from .daemon import Station
+from .lockwall import LockWall
+from .payment import CardTerminal
+from .purchase import PurchaseService
+
+
+def build_station(config: Config) -> Station:
+    """Construct every component (no I/O happens here); start order is the order added."""
+    station = Station(config)
+    if config.lock_buses:
+        station.lockwall = LockWall(config, station.db)
+        station.add(station.lockwall)
+    if config.fridges:
+        station.coldchain = ColdChain(config, station.db)
+        station.add(station.coldchain)
+    if config.payment is not None:
+        station.terminal = CardTerminal(config.payment, station.db, timezone=config.station.timezone)
+        station.add(station.terminal)
+    if station.terminal is not None and station.lockwall is not None:
+        station.purchases = PurchaseService(station.db, station.terminal, station.lockwall)
+        station.add(station.purchases)
+    if config.mqtt is not None:
+        from sync.component import SyncComponent  # only stations that sync load paho
+
+        station.sync = SyncComponent(
+            config.mqtt,
+            config.station.id,
+            station.db,
+            status_provider=station.device_status,
+            door_opener=RemoteDoors(station.lockwall) if station.lockwall is not None else None,
+            cold_chain_release=station.coldchain.operator_release if station.coldchain is not None else None,
+            config_hash=config_hash(config),
+        )
+        station.add(station.sync)
+    return station
+
+
+class RemoteDoors:
+    """The lock wall as signed remote commands see it (`sync.handlers.DoorOpener`)."""
+
+    def __init__(self, lockwall: LockWall) -> None:
+        self.lockwall = lockwall
+
+    async def open(self, compartment_id: int, reason: str, reference: str | None) -> dict[str, Any]:
+        result = await self.lockwall.open(compartment_id, reason, reference, actor="operator")
+        return {"outcome": str(result.outcome), "operation_id": result.operation_id, "detail": result.detail}
+
+
+def config_hash(config: Config) -> str:
+    """SHA-256 of the validated config (the birth message tells the platform which config runs)."""
+    import hashlib
+
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()

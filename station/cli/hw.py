@@ -1,0 +1,14 @@
+"""`station hw ...`: service-technician commands that talk to one device directly."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import hw_fridge, hw_locks, hw_terminal
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    hw = subparsers.add_parser("hw", help="talk to one device directly (service technician)")
+    hw_sub = hw.add_subparsers(dest="hw_command", required=True, metavar="DEVICE")
+    for module in (hw_locks, hw_fridge, hw_terminal):
+        module.register(hw_sub)

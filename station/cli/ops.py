@@ -1,0 +1,258 @@
+"""`station ops ...`: the operator console (stations, alarms, events, signed commands, keys)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import tomllib
+import uuid
+from pathlib import Path
+from typing import Any
+
+DEFAULT_BROKER = "127.0.0.1:1883"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `ops` command (with its own sub-commands) to `station`."""
+    ops = sub.add_parser("ops", help="operator console: stations, events, signed commands, keys")
+    ops_sub = ops.add_subparsers(dest="ops_command", required=True, metavar="ACTION")
+
+    keygen = ops_sub.add_parser("keygen", help="generate an Ed25519 operator key pair")
+    keygen.add_argument("--out", type=Path, required=True, help="private key file to create (PEM, mode 0600)")
+    keygen.add_argument("--issuer", default="ops", help="issuer name the stations pin the key under")
+    keygen.set_defaults(handler=cmd_keygen)
+
+    stations = ops_sub.add_parser("stations", help="list stations with presence and open alarms")
+    _broker_options(stations)
+    stations.add_argument("--listen", type=float, default=1.5, help="seconds to collect retained state")
+    stations.set_defaults(handler=cmd_stations)
+
+    watch = ops_sub.add_parser("watch", help="print events, telemetry, presence and command results")
+    _broker_options(watch)
+    watch.add_argument("--station", default="+", help="one station id (default: all)")
+    watch.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    watch.set_defaults(handler=cmd_watch)
+
+    platform = ops_sub.add_parser("platform", help="run the reference platform consumer (dedupe, gaps, acks)")
+    _broker_options(platform)
+    platform.add_argument("--store", type=Path, required=True, help="SQLite file of the platform store")
+    platform.add_argument("--client-id", default="platform-ingest")
+    platform.set_defaults(handler=cmd_platform)
+
+    send = ops_sub.add_parser("send", help="sign and send a command to one station, print its result")
+    _broker_options(send)
+    send.add_argument("--key", type=Path, required=True, help="operator private key (from `ops keygen`)")
+    send.add_argument("--issuer", default="ops")
+    send.add_argument("--station", required=True)
+    send.add_argument("--lifetime", type=float, default=120.0, help="seconds the command stays valid")
+    send.add_argument("--wait", type=float, default=15.0, help="seconds to wait for the result")
+    send.add_argument("--seq-file", type=Path, default=None, help="issuer sequence state (default: KEY.seq)")
+    actions = send.add_subparsers(dest="action", required=True, metavar="COMMAND")
+    _action_parsers(actions)
+    send.set_defaults(handler=cmd_send)
+
+
+def _broker_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--broker", action="append", default=None, help=f"HOST:PORT, repeatable (default {DEFAULT_BROKER})"
+    )
+    parser.add_argument("--protocol", default="auto", choices=["auto", "5", "3.1.1"])
+    parser.add_argument("--username")
+    parser.add_argument("--password")
+    parser.add_argument("--tls-ca", type=Path)
+    parser.add_argument("--tls-cert", type=Path)
+    parser.add_argument("--tls-key", type=Path)
+    parser.add_argument("--prefix", default="station", help="topic prefix")
+
+
+def _action_parsers(actions: argparse._SubParsersAction) -> None:
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return actions.add_parser(name, help=help_text)
+
+    p = add("open-compartment", "pulse one door open (needs an incident reference)")
+    p.add_argument("--compartment", type=int, required=True)
+    p.add_argument("--reference", required=True)
+    p = add("block-compartment", "block a compartment")
+    p.add_argument("--compartment", type=int, required=True)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--reference")
+    p = add("unblock-compartment", "unblock a compartment")
+    p.add_argument("--compartment", type=int, required=True)
+    p.add_argument("--reference")
+    p = add("set-prices", "change prices: --price GTIN=CENTS (repeatable)")
+    p.add_argument("--price", action="append", required=True)
+    p = add("set-catalogue", "upsert products from a JSON file (a list of products)")
+    p.add_argument("--file", type=Path, required=True)
+    p.add_argument("--replace", action="store_true", help="deactivate products not listed")
+    p = add("create-order", "announce a pick-up order")
+    p.add_argument("--external-id", required=True)
+    p.add_argument("--kind", default="order", choices=["order", "parcel"])
+    p.add_argument("--compartment", type=int)
+    p.add_argument("--amount-cents", type=int, default=0)
+    p = add("cancel-order", "cancel a pick-up order")
+    p.add_argument("--external-id", required=True)
+    p.add_argument("--reason")
+    add("snapshot", "ask for a full state snapshot")
+    p = add("config-overlay", "store a configuration overlay (TOML or JSON file) on the station")
+    p.add_argument("--file", type=Path, required=True)
+    p.add_argument("--version")
+
+
+def action_params(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The wire action name and params for the parsed `ops send` sub-command."""
+    a = args.action
+    if a == "open-compartment":
+        return "open_compartment", {"compartment_id": args.compartment, "reference": args.reference}
+    if a == "block-compartment":
+        params = {"compartment_id": args.compartment, "reason": args.reason, "reference": args.reference}
+        return "block_compartment", params
+    if a == "unblock-compartment":
+        return "unblock_compartment", {"compartment_id": args.compartment, "reference": args.reference}
+    if a == "set-prices":
+        prices = []
+        for item in args.price:
+            gtin, _, cents = item.partition("=")
+            prices.append({"gtin": gtin, "price_cents": int(cents)})
+        return "set_prices", {"prices": prices}
+    if a == "set-catalogue":
+        return "set_catalogue", {"products": json.loads(args.file.read_text()), "replace": args.replace}
+    if a == "create-order":
+        params = {
+            "external_id": args.external_id,
+            "kind": args.kind,
+            "compartment_id": args.compartment,
+            "amount_due_cents": args.amount_cents,
+        }
+        return "create_order", params
+    if a == "cancel-order":
+        return "cancel_order", {"external_id": args.external_id, "reason": args.reason}
+    if a == "snapshot":
+        return "request_snapshot", {}
+    if a == "config-overlay":
+        text = args.file.read_text()
+        overlay = tomllib.loads(text) if args.file.suffix == ".toml" else json.loads(text)
+        return "apply_config_overlay", {"overlay": overlay, "version": args.version}
+    raise ValueError(f"unknown action {a}")
+
+
+def _access(args: argparse.Namespace, client_id: str):  # -> BrokerAccess
+    from sync.connector import Endpoint
+    from sync.mqttio import ConnectOptions, TlsFiles
+    from sync.ops import BrokerAccess
+
+    endpoints = []
+    for item in args.broker or [DEFAULT_BROKER]:
+        host, _, port = item.rpartition(":")
+        endpoints.append(Endpoint(host or "127.0.0.1", int(port), args.protocol))
+    tls = TlsFiles(args.tls_ca, args.tls_cert, args.tls_key) if args.tls_ca else None
+    options = ConnectOptions(client_id=client_id, clean=True, username=args.username, password=args.password, tls=tls)
+    return BrokerAccess(endpoints, options, args.prefix)
+
+
+def _client_id(kind: str) -> str:
+    return f"ops-{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from sync.signing import generate_key, public_key_text, save_private_key
+
+    key = generate_key()
+    try:
+        save_private_key(key, args.out)
+    except FileExistsError:
+        print(f"{args.out} exists; refusing to overwrite an operator key", file=sys.stderr)
+        return 2
+    print(f"private key written to {args.out} (keep it off the stations and the broker)")
+    print("pin it on every station under [mqtt.operator_keys]:")
+    print(f'{args.issuer} = "{public_key_text(key)}"')
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from sync.mqttio import ConnectError
+    from sync.ops import next_issuer_seq, send_command
+    from sync.signing import load_private_key
+
+    action, params = action_params(args)
+    key = load_private_key(args.key)
+    seq = next_issuer_seq(args.seq_file or args.key.with_name(args.key.name + ".seq"))
+    access = _access(args, _client_id("send"))
+    try:
+        results = asyncio.run(
+            send_command(
+                access,
+                key,
+                issuer=args.issuer,
+                issuer_seq=seq,
+                station_id=args.station,
+                action=action,
+                params=params,
+                lifetime_s=args.lifetime,
+                wait_s=args.wait,
+            )
+        )
+    except ConnectError as exc:
+        print(f"cannot reach a broker: {exc}", file=sys.stderr)
+        return 2
+    if not results:
+        print(f"no answer from {args.station} within {args.wait:.0f} s (offline? the command expires by itself)")
+        return 2
+    print(json.dumps(results[0], indent=2, ensure_ascii=False))
+    return 0 if results[0]["status"] == "done" else 1
+
+
+def cmd_stations(args: argparse.Namespace) -> int:
+    from sync.ops import list_stations
+
+    views = asyncio.run(list_stations(_access(args, _client_id("list")), args.listen))
+    if not views:
+        print("no station has published its state")
+        return 0
+    print(f"{'station':<20} {'state':<8} {'session':>7}  {'since':<25} alarms")
+    for station_id in sorted(views):
+        v = views[station_id]
+        state = v.state or {}
+        alarms = ", ".join(f"{a['kind']}@{a['subject']}" for a in v.alarms) or "-"
+        line = f"{station_id:<20} {state.get('state', '?'):<8} {state.get('session', '?')!s:>7}  "
+        print(line + f"{state.get('at', '?'):<25} {alarms}")
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from sync.ops import watch
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            watch(_access(args, _client_id("watch")), lambda line: print(line, flush=True), args.station, args.duration)
+        )
+    return 0
+
+
+def cmd_platform(args: argparse.Namespace) -> int:
+    from sync.platform import Platform
+
+    access = _access(args, args.client_id)
+
+    async def run() -> None:
+        platform = Platform(
+            access.endpoints,
+            args.store,
+            prefix=access.prefix,
+            client_id=args.client_id,
+            username=args.username,
+            password=args.password,
+            tls=access.options.tls,
+        )
+        await platform.start()
+        print(f"platform consumer running, store {args.store}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await platform.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0

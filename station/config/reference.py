@@ -1,0 +1,93 @@
+"""Render the configuration reference (docs/configuration.md) from the pydantic models."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+HEADER = """# Configuration reference
+
+One TOML file, validated at start-up (`station config check FILE` prints every problem with its
+TOML path and line). Unknown keys, wrong types and out-of-range values are errors; the daemon
+refuses to start on an invalid file. Relative paths are relative to the config file. Every serial
+`port` is a pyserial URL: `/dev/ttyUSB0`, a pty path, `socket://host:port`, `loop://`, `rfc2217://`.
+
+Examples: `examples/station.sim.toml` (the demo station), `examples/station.hw.toml` (hardware).
+
+This file is generated from the code: `station config reference > docs/configuration.md`
+(a test fails when it is out of date).
+"""
+
+
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return _type_name(get_args(annotation)[0])
+    if origin is typing.Literal:
+        return " \\| ".join(repr(a).replace("'", '"') for a in get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(annotation) if a is not type(None)) + " (optional)"
+    if origin in (list, dict):
+        args = ", ".join(_type_name(a) for a in get_args(annotation))
+        return f"{origin.__name__}[{args}]"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return f"table [{annotation.__name__}](#{annotation.__name__.lower()})"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _default(info: FieldInfo) -> str:
+    if info.is_required():
+        return "**required**"
+    if info.default_factory is not None:
+        value = info.default_factory()  # type: ignore[call-arg]
+        return "empty" if not value else f"`{value!r}`"
+    if info.default is PydanticUndefined or info.default is None:
+        return "none"
+    if isinstance(info.default, BaseModel):
+        return "defaults"
+    return f"`{info.default!r}`"
+
+
+def _limits(info: FieldInfo) -> str:
+    out = []
+    for meta in info.metadata:
+        for name, symbol in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"), ("min_length", "min items")):
+            value = getattr(meta, name, None)
+            if value is not None:
+                out.append(f"{symbol} {value}")
+    return ", ".join(out)
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in get_args(annotation):
+        found.extend(_nested_models(arg))
+    return found
+
+
+def render(root: type[BaseModel]) -> str:
+    lines = [HEADER]
+    seen: set[type[BaseModel]] = set()
+    queue: list[type[BaseModel]] = [root]
+    while queue:
+        model = queue.pop(0)
+        if model in seen:
+            continue
+        seen.add(model)
+        doc = (model.__doc__ or "").strip().splitlines()
+        lines.append(f"\n## {model.__name__}\n")
+        if doc and model is not root:
+            lines.append(doc[0] + "\n")
+        lines.append("| key | type | default | limits | meaning |\n|---|---|---|---|---|")
+        for name, info in model.model_fields.items():
+            desc = (info.description or "").replace("|", "\\|")
+            lines.append(f"| `{name}` | {_type_name(info.annotation)} | {_default(info)} | {_limits(info)} | {desc} |")
+            queue.extend(_nested_models(info.annotation))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,297 @@
+"""The station's domain model (SQLAlchemy 2.x, SQLite).
+
+Money is integer cents everywhere; VAT rates are basis points (700 = 7 %). Times are
+timezone-aware UTC. Every table that belongs to a flow touching money, vouchers or doors
+carries an explicit `state`; the service owning that flow defines the states.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .types import UtcDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict: JSON}
+
+
+class CompartmentStatus(enum.StrEnum):
+    EMPTY = "empty"
+    LOADED = "loaded"
+    RESERVED = "reserved"
+    OPEN = "open"
+    BLOCKED = "blocked"
+    OUT_OF_ORDER = "out_of_order"
+
+
+class Priority(enum.IntEnum):
+    """Outbox priority class: lower drains first."""
+
+    MONEY = 0
+    ALARM = 1
+    STOCK = 2  # orders, stock, audit
+    TELEMETRY = 3
+
+
+class StationMeta(Base):
+    """Key/value facts about this database: db_epoch, station id, schema notes."""
+
+    __tablename__ = "station_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Counter(Base):
+    """Gap-free counters, incremented inside the transaction that uses the number."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    price_cents: Mapped[int] = mapped_column(Integer, CheckConstraint("price_cents >= 0"))
+    vat_rate_bp: Mapped[int] = mapped_column(Integer, default=700)
+    deposit_cents: Mapped[int] = mapped_column(Integer, default=0)
+    temperature_class: Mapped[str] = mapped_column(String(16), default="ambient")
+    min_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime]
+
+
+class Compartment(Base):
+    """A locker door; `id` is the number printed on the door."""
+
+    __tablename__ = "compartments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    bus: Mapped[str] = mapped_column(String(64))
+    board: Mapped[int] = mapped_column(Integer)
+    lock: Mapped[int] = mapped_column(Integer)
+    size: Mapped[str] = mapped_column(String(4), default="M")
+    zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=CompartmentStatus.EMPTY)
+    blocked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    door_state: Mapped[str | None] = mapped_column(String(16), nullable=True)  # last sensor reading
+    updated_at: Mapped[datetime]
+    contents: Mapped[list[CompartmentContent]] = relationship(back_populates="compartment", lazy="selectin")
+
+
+class CompartmentContent(Base):
+    __tablename__ = "compartment_contents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    compartment_id: Mapped[int] = mapped_column(ForeignKey("compartments.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer, CheckConstraint("quantity >= 0"))
+    best_before: Mapped[date | None] = mapped_column(Date, nullable=True)
+    loaded_by: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime]
+    compartment: Mapped[Compartment] = relationship(back_populates="contents")
+    product: Mapped[Product] = relationship()
+
+
+class Order(Base):
+    """An order or parcel waiting for pick-up."""
+
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="order")  # order | parcel
+    compartment_id: Mapped[int | None] = mapped_column(ForeignKey("compartments.id"), nullable=True)
+    code_hmac: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    state: Mapped[str] = mapped_column(String(24), default="announced")
+    amount_due_cents: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    picked_up_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    details: Mapped[dict] = mapped_column(default=dict)
+
+
+class Sale(Base):
+    """One purchase; `state` is the persisted purchase state machine."""
+
+    __tablename__ = "sales"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    state: Mapped[str] = mapped_column(String(24))
+    total_cents: Mapped[int] = mapped_column(Integer)
+    booked_cents: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    lines: Mapped[list[SaleLine]] = relationship(back_populates="sale", order_by="SaleLine.id", lazy="selectin")
+
+
+class SaleLine(Base):
+    __tablename__ = "sale_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sale_id: Mapped[str] = mapped_column(ForeignKey("sales.id"), index=True)
+    compartment_id: Mapped[int] = mapped_column(ForeignKey("compartments.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+    deposit_cents: Mapped[int] = mapped_column(Integer, default=0)
+    vat_rate_bp: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(24), default="reserved")  # reserved|released|not_released
+    sale: Mapped[Sale] = relationship(back_populates="lines")
+
+
+class Payment(Base):
+    """A terminal transaction (authorisation, reversal, refund) and what the terminal said."""
+
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sale_id: Mapped[str | None] = mapped_column(ForeignKey("sales.id"), nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    state: Mapped[str] = mapped_column(String(24))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    result_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    receipt_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    trace_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    card_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    masked_pan: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    terminal_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    details: Mapped[dict] = mapped_column(default=dict)
+
+
+class DepositReturn(Base):
+    """One bottle-return session at the deposit machine."""
+
+    __tablename__ = "deposit_returns"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    state: Mapped[str] = mapped_column(String(24))
+    total_cents: Mapped[int] = mapped_column(Integer, default=0)
+    items: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Voucher(Base):
+    """A deposit voucher (Pfandbon); `state` issued → redeemed | void."""
+
+    __tablename__ = "vouchers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(16), unique=True)
+    amount_cents: Mapped[int] = mapped_column(Integer, CheckConstraint("amount_cents >= 0"))
+    state: Mapped[str] = mapped_column(String(16))
+    deposit_return_id: Mapped[str | None] = mapped_column(ForeignKey("deposit_returns.id"), nullable=True)
+    issued_at: Mapped[datetime]
+    redeemed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Alarm(Base):
+    __tablename__ = "alarms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    subject: Mapped[str] = mapped_column(String(64))  # e.g. "compartment:12", "fridge:chiller-1"
+    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    state: Mapped[str] = mapped_column(String(16), default="raised")  # raised | cleared
+    raised_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    details: Mapped[dict] = mapped_column(default=dict)
+    __table_args__ = (Index("ix_alarms_open", "state", "kind", "subject"),)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))  # system | volunteer:<id> | operator:<issuer> | shopper
+    action: Mapped[str] = mapped_column(String(48))
+    subject: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    details: Mapped[dict] = mapped_column(default=dict)
+
+
+class Volunteer(Base):
+    __tablename__ = "volunteers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    pin_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    badge_hash: Mapped[str | None] = mapped_column(String(256), nullable=True, unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class OutboxEvent(Base):
+    """An event waiting for (or done with) delivery to the platform.
+
+    Stream "main" carries the gap-free sequence (money, alarms, orders, stock, audit);
+    stream "telemetry" has its own lossy counter, so expiring telemetry never makes a gap.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    db_epoch: Mapped[str] = mapped_column(String(36))
+    stream: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(64))
+    schema_version: Mapped[int] = mapped_column(Integer, default=1)
+    priority: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    __table_args__ = (
+        UniqueConstraint("stream", "seq", name="uq_outbox_stream_seq"),
+        Index("ix_outbox_pending", "delivered_at", "priority", "seq"),
+    )
+
+
+class InboxCommand(Base):
+    """A command received from the platform, kept past its expiry so replays are recognised."""
+
+    __tablename__ = "inbox"
+    cmd_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(64))
+    issuer_seq: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(48))
+    received_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # accepted | rejected | done | failed
+    result: Mapped[dict] = mapped_column(default=dict)
+
+
+class IssuerState(Base):
+    """Last accepted command sequence per operator key (persisted rollback protection)."""
+
+    __tablename__ = "issuer_state"
+    issuer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class DoorOperation(Base):
+    """One commanded opening of a compartment door, tracked from intent to close."""
+
+    __tablename__ = "door_operations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    compartment_id: Mapped[int] = mapped_column(ForeignKey("compartments.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(24))  # sale | pickup | restock | remote | maintenance
+    reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    state: Mapped[str] = mapped_column(String(24))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,127 @@
+"""The demo station: start a simulator for every configured device, then the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .assembly import build_station
+from .config import Config
+from .db import migrate
+from .db.engine import Database
+from .db.models import Product
+from .db.types import utcnow
+from .lockwall.inventory import sync_compartments
+from .stock import load_compartment
+
+log = logging.getLogger(__name__)
+
+
+def _local_tcp_port(url: str, device: str) -> int:
+    """Simulators listen where the config points: socket://127.0.0.1:PORT only."""
+    parts = urlsplit(url)
+    if parts.scheme != "socket" or parts.hostname not in ("127.0.0.1", "localhost") or not parts.port:
+        raise ValueError(f'{device}: a simulated device needs port = "socket://127.0.0.1:PORT", not {url!r}')
+    return parts.port
+
+
+@contextlib.asynccontextmanager
+async def simulated_devices(config: Config) -> AsyncIterator[None]:
+    """Start the simulators the config's devices point at; stop them afterwards."""
+    from simulators.locks import LockBusSimulator
+    from simulators.zvt import SimConfig, ZvtSimulator
+
+    seed = config.simulation.seed if config.simulation else 0
+    async with contextlib.AsyncExitStack() as stack:
+        for name, bus in config.lock_buses.items():
+            port = _local_tcp_port(bus.port, f"lock_buses.{name}")
+            sim = LockBusSimulator(bus.protocol, [b.address for b in bus.boards], seed=seed, close_after_s=8.0)
+            await sim.start_tcp("127.0.0.1", port)
+            stack.push_async_callback(sim.stop)
+            log.info("simulated %s lock bus %s on socket://127.0.0.1:%d", bus.protocol, name, port)
+        for name, line in config.modbus_lines.items():
+            await _start_fridges(stack, config, name, _local_tcp_port(line.port or "", f"modbus_lines.{name}"), seed)
+        if config.payment is not None:
+            port = _local_tcp_port(config.payment.port.replace("tcp://", "socket://"), "payment")
+            terminal = ZvtSimulator(SimConfig(seed=seed))
+            await terminal.start_tcp("127.0.0.1", port)
+            stack.push_async_callback(terminal.stop)
+            log.info("simulated card terminal on tcp://127.0.0.1:%d (amounts ending in ,99 are declined)", port)
+        yield
+
+
+async def _start_fridges(stack: contextlib.AsyncExitStack, config: Config, line: str, port: int, seed: int) -> None:
+    """One simulated Modbus line with the controllers the config puts on it, on a real-time clock."""
+    from drivers.fridge import load_map
+    from simulators.fridge import FridgeBusSimulator, ThermalParams
+
+    fridges = [f for f in config.fridges.values() if f.line == line]
+    if not fridges:
+        return
+    units = {
+        f.unit: (ThermalParams.freezer() if config.zones[f.zone].temperature_class == "frozen" else ThermalParams())
+        for f in fridges
+    }
+    start = time.monotonic()
+    sim = FridgeBusSimulator(load_map(fridges[0].model), units, clock=lambda: time.monotonic() - start, seed=seed)
+    await sim.start_tcp("127.0.0.1", port)
+    stack.push_async_callback(sim.stop)
+    log.info("simulated Modbus line %s with controllers %s on socket://127.0.0.1:%d", line, sorted(units), port)
+
+
+DEMO_PRODUCTS = [  # gtin, name, price, deposit, temperature class, VAT basis points
+    ("4006381333931", "Hofmilch 1 l (Glas)", 149, 15, "chilled", 700),
+    ("4001234567890", "Bauernbrot 750 g", 420, 0, "ambient", 700),
+    ("4009876543210", "Freilandeier 10 Stück", 399, 0, "ambient", 700),
+    ("4012345678901", "Blütenhonig 500 g", 690, 0, "ambient", 700),
+    ("4023456789012", "Apfelsaft naturtrüb 1 l", 250, 25, "ambient", 1900),
+]
+
+
+def seed_demo_stock(session: Session, config: Config) -> None:
+    """A first-time demo station gets a small regional catalogue and loaded compartments."""
+    if session.scalar(select(Product.id).limit(1)) is not None:
+        return
+    for gtin, name, price, deposit, klass, vat in DEMO_PRODUCTS:
+        session.add(
+            Product(
+                gtin=gtin,
+                name=name,
+                price_cents=price,
+                deposit_cents=deposit,
+                vat_rate_bp=vat,
+                temperature_class=klass,
+                updated_at=utcnow(),
+            )
+        )
+    session.flush()
+    sync_compartments(session, config.compartments)
+    for compartment, (gtin, *_rest) in zip(config.compartments, DEMO_PRODUCTS, strict=False):
+        load_compartment(
+            session, compartment.id, gtin, 1, best_before=date.today() + timedelta(days=7), loaded_by="demo"
+        )
+
+
+def prepare_database(config: Config) -> None:
+    migrate.upgrade(config.database.path)
+    db = Database(config.database.path)
+    db.open_sync()
+    try:
+        db.run_sync(lambda s: seed_demo_stock(s, config))
+    finally:
+        db.close_sync()
+
+
+async def run_demo(config: Config) -> None:
+    log.warning("DEMO STATION on simulated hardware: nothing here moves real doors or money")
+    await asyncio.to_thread(prepare_database, config)
+    async with simulated_devices(config):
+        await build_station(config).run()

@@ -1,0 +1,327 @@
+"""LockWall: one LockBus per RS485 line, compartments mapped onto boards, door supervision.
+
+`open(compartment, reason, reference)` persists the intent, sends the pulse, waits for the
+sensor to confirm the door opened (one retry after a status read shows the lock still
+closed), then keeps tracking the door until it is closed. Doors that open without a command
+raise a tamper alarm; doors left open raise an alarm. Nothing is ever unlocked at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from drivers.locks import (
+    BoardBaseline,
+    BusBusy,
+    LockBus,
+    LockBusError,
+    LockChanged,
+    LockEvent,
+    PortUnavailable,
+)
+
+from ..components import ComponentHealth, Status
+from ..config import Config
+from ..db.engine import Database
+from . import doors
+from .doors import REASONS, DoorOutcome, DoorResult, DoorState
+from .inventory import sync_compartments
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int, int]  # (bus, board, lock)
+
+
+@dataclass(frozen=True)
+class _LeftOpenDue:
+    """Queued by the left-open timer so the alarm is written by the event consumer."""
+
+    compartment: int
+    seconds: float
+
+
+DoorListener = Callable[[int, str], None]  # (compartment, "opened" | "closed")
+
+
+class LockWall:
+    name = "lockwall"
+
+    def __init__(self, config: Config, db: Database, *, bus_factory: Callable[..., LockBus] | None = None) -> None:
+        self.db = db
+        self.doors = config.doors
+        self._compartments = list(config.compartments)
+        factory = bus_factory or LockBus.from_settings
+        self.buses: dict[str, LockBus] = {name: factory(name, section) for name, section in config.lock_buses.items()}
+        self.by_address: dict[Address, int] = {(c.bus, c.board, c.lock): c.id for c in config.compartments}
+        self.address_of: dict[int, Address] = {c.id: (c.bus, c.board, c.lock) for c in config.compartments}
+        self._events: asyncio.Queue[LockEvent | _LeftOpenDue] = asyncio.Queue()
+        self._waiters: dict[int, asyncio.Future[bool]] = {}  # compartment -> "opened" seen
+        self._active: dict[int, int] = {}  # compartment -> operation id being opened or open
+        self._recovering: dict[int, tuple[int, DoorState]] = {}  # compartment -> unfinished op at boot
+        self._left_open: dict[int, asyncio.TimerHandle] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._listeners: list[DoorListener] = []
+        self._recovered = asyncio.Event()  # set once every unfinished operation found at start is settled
+        self._task: asyncio.Task[None] | None = None
+        self._last_requests = -1
+        self._last_progress: float | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.db.write(lambda s: sync_compartments(s, self._compartments))
+        for op_id, comp, state in await self.db.read(doors.unfinished):
+            self._recovering[comp] = (op_id, state)
+            if state is DoorState.OPENED:
+                self._active[comp] = op_id
+        if self._recovering:
+            log.info("recovering %d unfinished door operations (no pulse will be sent)", len(self._recovering))
+        else:
+            self._recovered.set()
+        self._task = asyncio.create_task(self._consume(), name="lockwall-events")
+        for bus in self.buses.values():
+            bus.subscribe(self._events.put_nowait)
+            await bus.start()
+
+    async def stop(self) -> None:
+        for bus in self.buses.values():
+            await bus.stop()
+        for handle in self._left_open.values():
+            handle.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def wait_recovered(self, timeout_s: float) -> bool:
+        """Wait until the operations left unfinished by the last run are settled (their boards read)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._recovered.wait(), timeout_s)
+        return self._recovered.is_set()
+
+    def subscribe(self, listener: DoorListener) -> None:
+        """listener(compartment, "opened" | "closed") after the change is committed."""
+        self._listeners.append(listener)
+
+    # -- opening -------------------------------------------------------------------------------
+    async def open(
+        self, compartment: int, reason: str, reference: str | None = None, *, actor: str = "system"
+    ) -> DoorResult:
+        """Open one compartment door and wait until the sensor confirms it (or the attempts run out)."""
+        if reason not in REASONS:
+            raise ValueError(f"unknown reason {reason!r}; one of {sorted(REASONS)}")
+        if compartment not in self.address_of:
+            raise KeyError(f"no compartment {compartment}")
+        lock = self._locks.setdefault(compartment, asyncio.Lock())
+        async with lock:
+            op_id = await self.db.write(lambda s: doors.create(s, compartment, reason, reference, actor))
+            self._active[compartment] = op_id
+            result = await self._pulse_and_confirm(compartment, op_id)
+            if result.outcome is not DoorOutcome.OPENED:
+                self._active.pop(compartment, None)
+            return result
+
+    async def _pulse_and_confirm(self, compartment: int, op_id: int) -> DoorResult:
+        bus_name, board, lock = self.address_of[compartment]
+        bus = self.buses[bus_name]
+        for attempt in (1, 2):
+            waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            self._waiters[compartment] = waiter
+            try:
+                await bus.unlock(board, lock)  # a sensor reading "open" never blocks the pulse
+            except (PortUnavailable, BusBusy) as exc:
+                self._waiters.pop(compartment, None)
+                error = str(exc)  # nothing was sent: the door cannot have opened because of us
+                await self.db.write(partial(doors.transition, op_id=op_id, state=DoorState.FAILED, error=error))
+                return DoorResult(op_id, compartment, DoorOutcome.UNAVAILABLE, error)
+            await self.db.write(lambda s: doors.transition(s, op_id, DoorState.PULSE_SENT))
+            opened = await self._wait_opened(bus, board, lock, waiter)
+            self._waiters.pop(compartment, None)
+            if opened:
+                await self._commit_opened(compartment, op_id)
+                return DoorResult(op_id, compartment, DoorOutcome.OPENED)
+            await self.db.write(lambda s: doors.transition(s, op_id, DoorState.NOT_DETECTED))
+            if attempt == 1 and not await self._reads_locked(bus, board, lock):
+                await self._commit_opened(compartment, op_id)
+                return DoorResult(op_id, compartment, DoorOutcome.OPENED, "seen open on the read-back")
+        detail = "no opening seen after 2 pulses"
+        await self.db.write(lambda s: doors.transition(s, op_id, DoorState.FAILED, error=detail))
+        return DoorResult(op_id, compartment, DoorOutcome.NOT_OPENED, detail)
+
+    async def _wait_opened(self, bus: LockBus, board: int, lock: int, waiter: asyncio.Future[bool]) -> bool:
+        """True once the hook reads unlocked within `open_detect_s`.
+
+        Besides the background polls, the board is read every ~100 ms while we wait (explicit
+        reads go ahead of polls), so a quick open-and-close is not missed between two polls.
+        """
+        deadline = time.monotonic() + self.doors.open_detect_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(asyncio.shield(waiter), min(0.1, max(0.0, deadline - time.monotonic())))
+            with contextlib.suppress(LockBusError):
+                if (await bus.read_status(board)).lock(lock).locked is False:
+                    return True
+        return waiter.done()
+
+    async def _reads_locked(self, bus: LockBus, board: int, lock: int) -> bool:
+        """Read-back before a second pulse; unknown counts as locked (retry is then allowed)."""
+        try:
+            status = await bus.read_status(board)
+        except LockBusError:
+            return True
+        return status.lock(lock).locked is not False
+
+    async def _commit_opened(self, compartment: int, op_id: int) -> None:
+        await self.db.write(lambda s: doors.transition(s, op_id, DoorState.OPENED))
+        self._start_left_open_timer(compartment)
+        self._notify(compartment, "opened")
+
+    # -- events ------------------------------------------------------------------------------------
+    async def _consume(self) -> None:
+        while True:
+            event = await self._events.get()
+            try:
+                await self._handle(event)
+            except Exception:  # one bad event must not stop door supervision
+                log.exception("handling %s failed", event)
+
+    async def _handle(self, event: LockEvent | _LeftOpenDue) -> None:
+        self._last_progress = time.monotonic()
+        if isinstance(event, LockChanged):
+            compartment = self.by_address.get((event.bus, event.board, event.lock))
+            if compartment is None or event.old.locked == event.new.locked:
+                return
+            if event.new.locked is False:
+                await self._door_opened(compartment)
+            elif event.new.locked is True:
+                await self._door_closed(compartment)
+        elif isinstance(event, BoardBaseline):
+            await self._baseline(event)
+        elif isinstance(event, _LeftOpenDue) and self._left_open.pop(event.compartment, None) is not None:
+            await self.db.write(lambda s: doors.left_open(s, event.compartment, event.seconds))
+        # BoardUp / BoardDown: availability lives in the bus snapshot; the bus logs them once
+
+    async def _door_opened(self, compartment: int) -> None:
+        waiter = self._waiters.get(compartment)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+            return
+        if compartment in self._active:
+            return  # already tracked as open
+        log.warning("compartment %s opened without an unlock command", compartment)
+        await self.db.write(lambda s: doors.door_forced(s, compartment))
+        self._start_left_open_timer(compartment)
+        self._notify(compartment, "opened")
+
+    async def _door_closed(self, compartment: int) -> None:
+        self._cancel_left_open_timer(compartment)
+        op_id = self._active.pop(compartment, None)
+        if op_id is not None:
+            await self.db.write(lambda s: self._close_operation(s, op_id, compartment))
+        else:
+            await self.db.write(lambda s: doors.door_closed_without_operation(s, compartment))
+        self._notify(compartment, "closed")
+
+    @staticmethod
+    def _close_operation(session: Any, op_id: int, compartment: int) -> None:
+        doors.transition(session, op_id, DoorState.CLOSED)
+        doors.door_closed_without_operation(session, compartment)
+
+    async def _baseline(self, event: BoardBaseline) -> None:
+        """First read of a board since start: settle unfinished operations, note open doors."""
+        for number, state in enumerate(event.status.locks, start=1):
+            compartment = self.by_address.get((event.bus, event.board, number))
+            if compartment is None or state.locked is None:
+                continue
+            is_open = state.locked is False
+            pending = self._recovering.pop(compartment, None)
+            if pending is not None:
+                await self._recover(compartment, *pending, is_open=is_open)
+                if not self._recovering:
+                    self._recovered.set()
+            elif is_open:
+                await self.db.write(lambda s, c=compartment: doors.door_open_at_boot(s, c))
+                self._start_left_open_timer(compartment)
+            else:
+                await self.db.write(lambda s, c=compartment: doors.set_door_state(s, c, "closed"))
+
+    async def _recover(self, compartment: int, op_id: int, state: DoorState, *, is_open: bool) -> None:
+        """Boot-time recovery of one unfinished operation; never sends a pulse."""
+        if state is DoorState.OPENED:
+            if is_open:
+                self._active[compartment] = op_id
+                self._start_left_open_timer(compartment)
+            else:
+                self._active.pop(compartment, None)
+                await self.db.write(lambda s: self._close_operation(s, op_id, compartment))
+            return
+        if is_open:
+            self._active[compartment] = op_id
+            await self._commit_opened(compartment, op_id)
+        else:
+            await self.db.write(lambda s: doors.transition(s, op_id, DoorState.ABANDONED, error="restart"))
+
+    # -- left-open alarm -----------------------------------------------------------------------------
+    def _start_left_open_timer(self, compartment: int) -> None:
+        self._cancel_left_open_timer(compartment)
+        due = _LeftOpenDue(compartment, self.doors.left_open_alarm_s)
+        loop = asyncio.get_running_loop()
+        self._left_open[compartment] = loop.call_later(due.seconds, self._events.put_nowait, due)
+
+    def _cancel_left_open_timer(self, compartment: int) -> None:
+        handle = self._left_open.pop(compartment, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _notify(self, compartment: int, what: str) -> None:
+        for listener in self._listeners:
+            try:
+                listener(compartment, what)
+            except Exception:
+                log.exception("door listener failed")
+
+    # -- reporting -------------------------------------------------------------------------------------
+    def unavailable_compartments(self) -> list[int]:
+        down = {
+            (bus.name, b.address)
+            for bus in self.buses.values()
+            for b in bus.snapshot().boards
+            if b.availability.available is False
+        }
+        return sorted(c for c, (bus, board, _lock) in self.address_of.items() if (bus, board) in down)
+
+    def health(self) -> ComponentHealth:
+        boards: dict[str, Any] = {}
+        any_down = False
+        for bus in self.buses.values():
+            snap = bus.snapshot()
+            for b in snap.boards:
+                boards[f"{bus.name}/{b.address}"] = {
+                    "available": b.availability.available,
+                    "error": b.availability.last_error,
+                    "requests": b.counters.requests,
+                    "timeouts": b.counters.timeouts,
+                    "bad_frames": b.counters.bad_frames,
+                }
+                any_down |= b.availability.available is False
+        detail = {
+            "boards": boards,
+            "unavailable_compartments": self.unavailable_compartments(),
+            "open_doors": sorted(self._active),
+        }
+        return ComponentHealth(Status.DEGRADED if any_down else Status.UP, detail)
+
+    def progress(self) -> float | None:
+        """Progress = the buses keep sending requests (polls), whether boards answer or not."""
+        if not self.buses:
+            return None
+        requests = sum(b.counters.requests for bus in self.buses.values() for b in bus.snapshot().boards)
+        if requests != self._last_requests:
+            self._last_requests, self._last_progress = requests, time.monotonic()
+        return self._last_progress

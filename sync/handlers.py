@@ -1,0 +1,367 @@
+"""Command handlers: catalogue, prices, orders, block/unblock, snapshot, config overlay, remote open.
+
+Database-only handlers do their whole work in `ctx.transact`, the same transaction that stores
+the command's result, so a command runs exactly once. Business keys make re-applied changes
+harmless: GTIN for products, `external_id` for orders. Remote opening commits its acceptance
+before the door is touched and is never re-run (safety-and-sync.md §4.5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from station.coldchain.transitions import open_block
+from station.db.models import Compartment, CompartmentContent, CompartmentStatus, Order, Priority, Product
+from station.db.types import utcnow
+from station.journal import audit
+from station.outbox import record_event
+
+from . import params as P
+from .router import CommandContext, CommandError, CommandRouter
+from .state import canonical_sha256, meta_get, meta_set
+
+OPEN_TIMEOUT_S = 60.0
+UNLOCK_MAX_LIFETIME_S = 300.0  # unlock windows 60-300 s (safety-and-sync.md §5.2)
+
+
+class DoorOpener(Protocol):
+    """The lock-wall service as seen by remote commands."""
+
+    async def open(self, compartment_id: int, reason: str, reference: str | None) -> dict[str, Any]: ...
+
+
+ColdChainRelease = Callable[[int, str, str], Awaitable[dict[str, Any]]]
+"""(compartment, operator, reference) -> event payload: the cold-chain service's operator override."""
+
+
+@dataclass
+class CommandServices:
+    door_opener: DoorOpener | None = None
+    snapshot: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    validate_overlay: Callable[[dict[str, Any]], None] | None = None
+    cold_chain_release: ColdChainRelease | None = None
+
+
+def register_handlers(router: CommandRouter) -> None:
+    router.register(
+        "open_compartment", open_compartment, params=P.OpenCompartment, max_lifetime_s=UNLOCK_MAX_LIFETIME_S
+    )
+    router.register("block_compartment", block_compartment, params=P.BlockCompartment)
+    router.register("unblock_compartment", unblock_compartment, params=P.UnblockCompartment)
+    router.register("set_catalogue", set_catalogue, params=P.SetCatalogue)
+    router.register("set_prices", set_prices, params=P.SetPrices)
+    router.register("create_order", create_order, params=P.CreateOrder)
+    router.register("cancel_order", cancel_order, params=P.CancelOrder)
+    router.register("request_snapshot", request_snapshot, params=P.RequestSnapshot)
+    router.register("apply_config_overlay", apply_config_overlay, params=P.ApplyConfigOverlay)
+
+
+def _compartment(session: Session, compartment_id: int) -> Compartment:
+    compartment = session.get(Compartment, compartment_id)
+    if compartment is None:
+        raise CommandError("unknown_compartment", f"no compartment {compartment_id}")
+    return compartment
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+# -- doors ------------------------------------------------------------------------------------
+async def open_compartment(p: P.OpenCompartment, ctx: CommandContext) -> dict[str, Any]:
+    opener = ctx.services.door_opener if ctx.services else None
+    if opener is None:
+        raise CommandError("no_door_opener", "no door service is wired into sync on this station")
+    await ctx.db.read(lambda s: _compartment(s, p.compartment_id))
+    subject, cmd_id = f"compartment:{p.compartment_id}", ctx.cmd.cmd_id
+    await ctx.accept(
+        lambda s: audit(
+            s,
+            "remote_open.requested",
+            subject,
+            actor=ctx.actor,
+            reason="remote",
+            reference=p.reference,
+            details={"cmd_id": cmd_id},
+        )
+    )
+    try:
+        outcome = await asyncio.wait_for(opener.open(p.compartment_id, "remote", p.reference), OPEN_TIMEOUT_S)
+    except TimeoutError:
+        detail = f"no answer from the door service in {OPEN_TIMEOUT_S:.0f} s; check the door before retrying"
+        raise CommandError("door_outcome_unknown", detail) from None
+    outcome = _jsonable(outcome)
+
+    def _done(session: Session) -> dict[str, Any]:
+        audit(
+            session,
+            "remote_open.result",
+            subject,
+            actor=ctx.actor,
+            reason="remote",
+            reference=p.reference,
+            details={"cmd_id": cmd_id, "outcome": outcome},
+        )
+        return {"compartment_id": p.compartment_id, "reference": p.reference, "outcome": outcome}
+
+    return await ctx.transact(_done)
+
+
+def _set_blocked(
+    ctx: CommandContext, compartment_id: int, blocked: bool, reason: str | None, reference: str | None
+) -> Awaitable[dict[str, Any]]:
+    def _apply(session: Session) -> dict[str, Any]:
+        compartment = _compartment(session, compartment_id)
+        is_blocked = compartment.status == CompartmentStatus.BLOCKED
+        if blocked == is_blocked and (not blocked or compartment.blocked_reason == reason):
+            return {"compartment_id": compartment_id, "status": str(compartment.status), "changed": False}
+        if blocked:
+            compartment.status, compartment.blocked_reason = CompartmentStatus.BLOCKED, reason
+        else:
+            items = session.scalar(
+                select(CompartmentContent.id).where(
+                    CompartmentContent.compartment_id == compartment_id, CompartmentContent.quantity > 0
+                )
+            )
+            compartment.status = CompartmentStatus.LOADED if items else CompartmentStatus.EMPTY
+            compartment.blocked_reason = None
+        compartment.updated_at = utcnow()
+        action = "compartment.blocked" if blocked else "compartment.unblocked"
+        details = {"cmd_id": ctx.cmd.cmd_id, "blocked_reason": reason}
+        audit(
+            session,
+            action,
+            f"compartment:{compartment_id}",
+            actor=ctx.actor,
+            reason="remote",
+            reference=reference,
+            details=details,
+        )
+        payload = {
+            "compartment_id": compartment_id,
+            "status": str(compartment.status),
+            "blocked_reason": compartment.blocked_reason,
+            "actor": ctx.actor,
+            "reference": reference,
+            "cmd_id": ctx.cmd.cmd_id,
+        }
+        record_event(session, action, payload, priority=Priority.STOCK)
+        return {"compartment_id": compartment_id, "status": str(compartment.status), "changed": True}
+
+    return ctx.transact(_apply)
+
+
+async def block_compartment(p: P.BlockCompartment, ctx: CommandContext) -> dict[str, Any]:
+    return await _set_blocked(ctx, p.compartment_id, True, p.reason, p.reference)
+
+
+async def unblock_compartment(p: P.UnblockCompartment, ctx: CommandContext) -> dict[str, Any]:
+    if await ctx.db.read(lambda s: open_block(s, p.compartment_id) is not None):
+        # A cold-chain block belongs to the cold-chain service: its override is audited there and
+        # keeps its supervision in step (it would otherwise not re-block a still-warm compartment).
+        release = ctx.services.cold_chain_release if ctx.services else None
+        if release is None:
+            raise CommandError("cold_chain_block", "blocked by the cold chain: record a corrective action")
+        reference = p.reference or ctx.cmd.cmd_id
+        await ctx.accept(
+            lambda s: audit(
+                s,
+                "compartment.unblock_requested",
+                f"compartment:{p.compartment_id}",
+                actor=ctx.actor,
+                reason="remote",
+                reference=reference,
+                details={"cmd_id": ctx.cmd.cmd_id},
+            )
+        )
+        payload = await release(p.compartment_id, ctx.cmd.issuer, reference)  # the service adds 'operator:'
+        return {"compartment_id": p.compartment_id, "changed": True, "cold_chain": _jsonable(payload)}
+    return await _set_blocked(ctx, p.compartment_id, False, None, p.reference)
+
+
+# -- catalogue and prices ----------------------------------------------------------------------
+_PRODUCT_FIELDS = ("name", "price_cents", "vat_rate_bp", "deposit_cents", "temperature_class", "min_age", "active")
+
+
+async def set_catalogue(p: P.SetCatalogue, ctx: CommandContext) -> dict[str, Any]:
+    def _apply(session: Session) -> dict[str, Any]:
+        existing = {prod.gtin: prod for prod in session.scalars(select(Product))}
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
+        now = utcnow()
+        for item in p.products:
+            values = {f: getattr(item, f) for f in _PRODUCT_FIELDS}
+            product = existing.get(item.gtin)
+            if product is None:
+                session.add(Product(gtin=item.gtin, updated_at=now, **values))
+                counts["created"] += 1
+            elif any(getattr(product, f) != v for f, v in values.items()):
+                for f, v in values.items():
+                    setattr(product, f, v)
+                product.updated_at = now
+                counts["updated"] += 1
+            else:
+                counts["unchanged"] += 1
+        if p.replace:
+            listed = {item.gtin for item in p.products}
+            for gtin, product in existing.items():
+                if gtin not in listed and product.active:
+                    product.active, product.updated_at = False, now
+                    counts["deactivated"] += 1
+        if counts["created"] or counts["updated"] or counts["deactivated"]:
+            audit(
+                session,
+                "catalogue.set",
+                "catalogue",
+                actor=ctx.actor,
+                reason="remote",
+                details={"cmd_id": ctx.cmd.cmd_id, **counts},
+            )
+        return counts
+
+    return await ctx.transact(_apply)
+
+
+async def set_prices(p: P.SetPrices, ctx: CommandContext) -> dict[str, Any]:
+    def _apply(session: Session) -> dict[str, Any]:
+        wanted = {item.gtin: item.price_cents for item in p.prices}
+        products = {prod.gtin: prod for prod in session.scalars(select(Product).where(Product.gtin.in_(wanted)))}
+        unknown = sorted(set(wanted) - set(products))
+        if unknown:
+            raise CommandError("unknown_gtin", ", ".join(unknown[:20]))
+        changes = []
+        for gtin, price in wanted.items():
+            product = products[gtin]
+            if product.price_cents != price:
+                changes.append({"gtin": gtin, "old_cents": product.price_cents, "new_cents": price})
+                product.price_cents, product.updated_at = price, utcnow()
+        if changes:
+            audit(
+                session,
+                "prices.set",
+                "catalogue",
+                actor=ctx.actor,
+                reason="remote",
+                details={"cmd_id": ctx.cmd.cmd_id, "changes": changes[:200], "changed": len(changes)},
+            )
+        return {"updated": len(changes), "unchanged": len(wanted) - len(changes)}
+
+    return await ctx.transact(_apply)
+
+
+# -- orders --------------------------------------------------------------------------------------
+async def create_order(p: P.CreateOrder, ctx: CommandContext) -> dict[str, Any]:
+    def _apply(session: Session) -> dict[str, Any]:
+        order = session.scalar(select(Order).where(Order.external_id == p.external_id))
+        if order is not None:
+            return {"order_id": order.id, "external_id": p.external_id, "state": order.state, "created": False}
+        if p.compartment_id is not None:
+            _compartment(session, p.compartment_id)
+        order = Order(
+            external_id=p.external_id,
+            kind=p.kind,
+            compartment_id=p.compartment_id,
+            code_hmac=p.code_hmac,
+            state="announced",
+            amount_due_cents=p.amount_due_cents,
+            created_at=utcnow(),
+            expires_at=p.expires_at,
+            details=p.details,
+        )
+        session.add(order)
+        session.flush()
+        payload = {
+            "order_id": order.id,
+            "external_id": p.external_id,
+            "kind": p.kind,
+            "compartment_id": p.compartment_id,
+            "state": order.state,
+            "amount_due_cents": p.amount_due_cents,
+            "expires_at": P.as_json(p.expires_at),
+            "cmd_id": ctx.cmd.cmd_id,
+        }
+        audit(
+            session,
+            "order.create",
+            f"order:{p.external_id}",
+            actor=ctx.actor,
+            reason="remote",
+            details={"cmd_id": ctx.cmd.cmd_id},
+        )
+        record_event(session, "order.created", payload, priority=Priority.STOCK)
+        return {"order_id": order.id, "external_id": p.external_id, "state": order.state, "created": True}
+
+    return await ctx.transact(_apply)
+
+
+async def cancel_order(p: P.CancelOrder, ctx: CommandContext) -> dict[str, Any]:
+    def _apply(session: Session) -> dict[str, Any]:
+        order = session.scalar(select(Order).where(Order.external_id == p.external_id))
+        if order is None:
+            raise CommandError("unknown_order", f"no order {p.external_id!r}")
+        if order.state == "cancelled":
+            return {"external_id": p.external_id, "state": order.state, "changed": False}
+        if order.state == "picked_up" or order.picked_up_at is not None:
+            raise CommandError("order_state", f"order {p.external_id!r} was already picked up")
+        order.state = "cancelled"
+        payload = {
+            "order_id": order.id,
+            "external_id": p.external_id,
+            "state": "cancelled",
+            "reason": p.reason,
+            "cmd_id": ctx.cmd.cmd_id,
+        }
+        audit(
+            session,
+            "order.cancel",
+            f"order:{p.external_id}",
+            actor=ctx.actor,
+            reason="remote",
+            details={"cmd_id": ctx.cmd.cmd_id, "reason": p.reason},
+        )
+        record_event(session, "order.cancelled", payload, priority=Priority.STOCK)
+        return {"external_id": p.external_id, "state": "cancelled", "changed": True}
+
+    return await ctx.transact(_apply)
+
+
+# -- snapshot and configuration --------------------------------------------------------------------
+async def request_snapshot(_p: P.RequestSnapshot, ctx: CommandContext) -> dict[str, Any]:
+    if ctx.services is None or ctx.services.snapshot is None:
+        raise CommandError("not_supported", "snapshots are not available")
+    return {"snapshot": await ctx.services.snapshot()}
+
+
+async def apply_config_overlay(p: P.ApplyConfigOverlay, ctx: CommandContext) -> dict[str, Any]:
+    validate = ctx.services.validate_overlay if ctx.services else None
+    if validate is not None:
+        try:
+            validate(p.overlay)
+        except ValueError as exc:
+            raise CommandError("invalid_overlay", str(exc)[:500]) from None
+    digest = canonical_sha256(p.overlay)
+
+    def _apply(session: Session) -> dict[str, Any]:
+        if meta_get(session, "config_overlay_sha256") == digest:
+            return {"sha256": digest, "changed": False, "effective": "next_start"}
+        meta_set(session, "config_overlay", json.dumps(p.overlay, sort_keys=True, separators=(",", ":")))
+        meta_set(session, "config_overlay_sha256", digest)
+        meta_set(session, "config_overlay_version", p.version or "")
+        meta_set(session, "config_overlay_at", utcnow().isoformat())
+        audit(
+            session,
+            "config.overlay",
+            "config",
+            actor=ctx.actor,
+            reason="remote",
+            details={"cmd_id": ctx.cmd.cmd_id, "sha256": digest, "version": p.version},
+        )
+        return {"sha256": digest, "changed": True, "effective": "next_start"}
+
+    return await ctx.transact(_apply)

@@ -1,0 +1,107 @@
+"""Parameters of every command action (validated before a handler runs; JSON Schemas in docs/schemas)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Gtin = Field(pattern=r"^(\d{8}|\d{12,14})$", description="GTIN-8/12/13/14, the business key of a product")
+CompartmentId = Field(ge=1, le=9999, description="number printed on the door")
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpenCompartment(Params):
+    """Pulse one door open; needs an incident or order reference for the audit trail."""
+
+    compartment_id: int = CompartmentId
+    reference: str = Field(min_length=1, max_length=128)
+
+
+class BlockCompartment(Params):
+    compartment_id: int = CompartmentId
+    reason: str = Field(min_length=1, max_length=200)
+    reference: str | None = Field(default=None, max_length=128)
+
+
+class UnblockCompartment(Params):
+    compartment_id: int = CompartmentId
+    reference: str | None = Field(default=None, max_length=128)
+
+
+class Product(Params):
+    gtin: str = Gtin
+    name: str = Field(min_length=1, max_length=200)
+    price_cents: int = Field(ge=0, le=10_000_000)
+    vat_rate_bp: int = Field(default=700, ge=0, le=10_000)
+    deposit_cents: int = Field(default=0, ge=0, le=100_000)
+    temperature_class: Literal["ambient", "chilled", "frozen"] = "ambient"
+    min_age: int | None = Field(default=None, ge=0, le=99)
+    active: bool = True
+
+
+class SetCatalogue(Params):
+    """Upsert products by GTIN; with `replace`, products not listed are deactivated."""
+
+    products: list[Product] = Field(max_length=20_000)
+    replace: bool = False
+
+
+class Price(Params):
+    gtin: str = Gtin
+    price_cents: int = Field(ge=0, le=10_000_000)
+
+
+class SetPrices(Params):
+    """Change prices of known products; refused as a whole if one GTIN is unknown."""
+
+    prices: list[Price] = Field(min_length=1, max_length=20_000)
+
+
+class CreateOrder(Params):
+    """Announce a pick-up order; idempotent on `external_id`."""
+
+    external_id: str = Field(min_length=1, max_length=64)
+    kind: Literal["order", "parcel"] = "order"
+    compartment_id: int | None = Field(default=None, ge=1, le=9999, description="number printed on the door")
+    amount_due_cents: int = Field(default=0, ge=0, le=10_000_000)
+    expires_at: AwareDatetime | None = None
+    code_hmac: str | None = Field(default=None, max_length=128)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class CancelOrder(Params):
+    external_id: str = Field(min_length=1, max_length=64)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class RequestSnapshot(Params):
+    """Send the full state snapshot (in the result and on tele/snapshot)."""
+
+
+class ApplyConfigOverlay(Params):
+    """Store a configuration overlay; it takes effect at the next start. Acknowledged with its SHA-256."""
+
+    overlay: dict[str, Any]
+    version: str | None = Field(default=None, max_length=64)
+
+
+ACTIONS: dict[str, type[Params]] = {
+    "open_compartment": OpenCompartment,
+    "block_compartment": BlockCompartment,
+    "unblock_compartment": UnblockCompartment,
+    "set_catalogue": SetCatalogue,
+    "set_prices": SetPrices,
+    "create_order": CreateOrder,
+    "cancel_order": CancelOrder,
+    "request_snapshot": RequestSnapshot,
+    "apply_config_overlay": ApplyConfigOverlay,
+}
+
+
+def as_json(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,113 @@
+"""The whole daemon syncing through a real Mosquitto: events acknowledged, a signed remote open runs."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+
+from simulators.locks import LockBusSimulator
+from station.db import migrate
+from station.db.engine import Database
+from station.journal import audit
+from sync.connector import Endpoint
+from sync.localbroker import Mosquitto
+from sync.mqttio import ConnectOptions
+from sync.ops import BrokerAccess, send_command
+from sync.platform import Platform
+from sync.signing import generate_key, public_key_text
+from tests.conftest import REPO, free_port, minimal_config
+
+
+async def test_daemon_drains_its_outbox_and_obeys_a_signed_open(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker").start()
+    locks = LockBusSimulator("cu16", [0], open_delay_s=0.05, close_after_s=0.3)
+    lock_url = await locks.start_tcp()
+    key = generate_key()
+    db_path, http_port = tmp_path / "station.db", free_port()
+    config = tmp_path / "station.toml"
+    config.write_text(
+        minimal_config(db_path, http_port)
+        + f"""
+[lock_buses.wall]
+port = "{lock_url}"
+protocol = "cu16"
+[[lock_buses.wall.boards]]
+address = 0
+
+[[compartments]]
+id = 5
+bus = "wall"
+board = 0
+lock = 5
+
+[mqtt]
+heartbeat_s = 1
+[[mqtt.brokers]]
+host = "127.0.0.1"
+port = {broker.port}
+[mqtt.operator_keys]
+county-ops = "{public_key_text(key)}"
+"""
+    )
+    migrate.upgrade(db_path)
+    db = Database(db_path)
+    db.open_sync()
+    epoch = db.epoch
+    for i in range(3):  # written while the station was offline
+        db.run_sync(lambda s, i=i: audit(s, "restock", f"compartment:{i}", actor="volunteer:1"))
+    db.close_sync()
+
+    platform = Platform([Endpoint("127.0.0.1", broker.port)], tmp_path / "platform.db")
+    await platform.start()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "station.cli",
+        "run",
+        "--config",
+        str(config),
+        cwd=REPO,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert await platform.wait_for(lambda: platform.hwm("test-01", epoch) >= 3, 30)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=5) as http:
+            for _ in range(100):
+                health = (await http.get("/api/health")).json()
+                if health["outbox"]["pending"] == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert health["outbox"]["pending"] == 0, health["outbox"]  # acknowledged by the platform
+            assert health["components"]["sync"]["status"] == "up"
+
+            access = BrokerAccess([Endpoint("127.0.0.1", broker.port)], ConnectOptions(client_id="ops-test"))
+            results = await send_command(
+                access,
+                key,
+                issuer="county-ops",
+                issuer_seq=1,
+                station_id="test-01",
+                action="open_compartment",
+                params={"compartment_id": 5, "reference": "INC-42"},
+                wait_s=20,
+                repeat=2,
+            )
+        first, second = results  # delivered twice: answered twice with the same stored result
+        assert (first["duplicate"], second["duplicate"]) == (False, True)
+        assert {k: v for k, v in first.items() if k != "duplicate"} == {
+            k: v for k, v in second.items() if k != "duplicate"
+        }
+        assert first["status"] == "done", first
+        assert first["result"]["outcome"]["outcome"] == "opened"
+        assert locks.lock(0, 5).pulses == 1  # executed once
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+        await platform.stop()
+        await locks.stop()
+        broker.stop()
