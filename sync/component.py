@@ -212,7 +212,7 @@ class SyncComponent(ProgressMixin):
         window = self.config.inflight
         if result.receive_maximum:
             window = min(window, result.receive_maximum)
-        await conn.subscribe([(self.topics.cmd_filter, 1), (self.topics.ack, 1)])
+        await conn.subscribe_until_granted([(self.topics.cmd_filter, 1), (self.topics.ack, 1)])
         self.connection, self.protocol, self.connected_since = conn, result.protocol, time.time()
         try:
             conn.publish(self.topics.state, encode(await self._birth(result.protocol)), qos=1, retain=True)

@@ -66,10 +66,13 @@ class Connector:
     async def _attempt(self, endpoint: Endpoint) -> tuple[MqttConnection, ConnectResult]:
         options = await self._options()
         protocol = self._protocols.get(endpoint, endpoint.protocol)
+
+        def remember(version: str) -> None:
+            self._protocols[endpoint] = version
+
         conn, result = await open_connection(
-            endpoint.host, endpoint.port, protocol, options, self._executor, **self._callbacks
+            endpoint.host, endpoint.port, protocol, options, self._executor, on_fallback=remember, **self._callbacks
         )
-        self._protocols[endpoint] = result.protocol  # remember a fallback to 3.1.1
         return conn, result
 
     async def run(self, session: Session) -> None:

@@ -2,7 +2,9 @@
 
 It listens on 127.0.0.1 and forwards only to 127.0.0.1, so tests and the benchmark can
 never be pointed at a real host. `cut()` resets every live connection (both sides), `refuse`
-closes new ones at once, `latency_s` delays each direction (RTT = 2 × latency_s).
+closes new ones at once, `latency_s` delays each direction (RTT = 2 × latency_s),
+`refuse_subscriptions = N` turns the next N SUBACKs from the broker into refusals (0x80 for every
+topic), as a clustered broker that is still electing its leaders sends them.
 
     python -m sync.faultproxy --target-port 1883 --latency-ms 25   # 50 ms RTT
 """
@@ -24,6 +26,61 @@ class ProxyStats:
     cuts: int = 0
     bytes_up: int = 0
     bytes_down: int = 0
+    subacks_refused: int = 0
+
+
+class SubackRefuser:
+    """Rewrites SUBACK return codes to 0x80 in the broker-to-client byte stream, packet by packet."""
+
+    def __init__(self, proxy: FaultProxy) -> None:
+        self.proxy = proxy
+        self.buffer = bytearray()
+        self.level = 4  # MQTT 3.1.1 until the client's CONNECT says otherwise
+
+    def sniff_connect(self, data: bytes) -> None:
+        """Learn the protocol level from the client's CONNECT (MQTT 5 puts properties before the codes)."""
+        used = _remaining_length(data)[1]
+        name_at = 1 + used
+        if data[:1] == b"\x10" and used and len(data) > name_at + 2:
+            level_at = name_at + 2 + int.from_bytes(data[name_at : name_at + 2], "big")
+            if len(data) > level_at:
+                self.level = data[level_at]
+
+    def feed(self, data: bytes) -> bytes:
+        """Returns the bytes that form complete packets (rewritten where due); keeps the rest."""
+        self.buffer += data
+        out = bytearray()
+        while (size := _packet_size(self.buffer)) is not None:
+            packet = bytearray(self.buffer[:size])
+            del self.buffer[:size]
+            if packet[0] == 0x90 and self.proxy.refuse_subscriptions > 0:
+                self.proxy.refuse_subscriptions -= 1
+                self.proxy.stats.subacks_refused += 1
+                codes = 1 + _remaining_length(packet)[1] + 2  # fixed header, then the 2-byte packet id
+                if self.level >= 5:
+                    props, used = _remaining_length(packet[codes - 1 :])  # same varint encoding
+                    codes += used + props
+                packet[codes:] = b"\x80" * (size - codes)
+            out += packet
+        return bytes(out)
+
+
+def _remaining_length(buf: bytes | bytearray) -> tuple[int, int]:
+    """MQTT's variable-length 'remaining length' after the first byte: (value, bytes it took) or (-1, 0)."""
+    value, shift = 0, 0
+    for i in range(1, min(len(buf), 5)):
+        value |= (buf[i] & 0x7F) << shift
+        if not buf[i] & 0x80:
+            return value, i
+        shift += 7
+    return -1, 0
+
+
+def _packet_size(buf: bytes | bytearray) -> int | None:
+    length, used = _remaining_length(buf)
+    if length < 0 or len(buf) < 1 + used + length:
+        return None
+    return 1 + used + length
 
 
 class FaultProxy:
@@ -32,6 +89,7 @@ class FaultProxy:
             raise ValueError("the fault proxy only forwards to 127.0.0.1")
         self.target_port, self.port, self.latency_s = target_port, port, latency_s
         self.refuse = False
+        self.refuse_subscriptions = 0
         self.stats = ProxyStats()
         self._server: asyncio.Server | None = None
         self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
@@ -79,14 +137,23 @@ class FaultProxy:
         self.stats.connections += 1
         link = (c_writer, u_writer)
         self._links.add(link)
+        refuser = SubackRefuser(self) if self.refuse_subscriptions else None
         for reader, writer, up in ((c_reader, u_writer, True), (u_reader, c_writer, False)):
-            task = asyncio.create_task(self._pump(reader, writer, up, link))
+            task = asyncio.create_task(self._pump(reader, writer, up, link, refuser))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, up: bool, link: tuple) -> None:
+    async def _pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up: bool,
+        link: tuple,
+        refuser: SubackRefuser | None = None,
+    ) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         sender = asyncio.create_task(self._deliver(queue, writer))
+        first = True
         try:
             while True:
                 data = await reader.read(65536)
@@ -94,8 +161,15 @@ class FaultProxy:
                     break
                 if up:
                     self.stats.bytes_up += len(data)
+                    if refuser is not None and first:
+                        refuser.sniff_connect(data)
                 else:
                     self.stats.bytes_down += len(data)
+                first = False
+                if refuser is not None and not up:
+                    data = refuser.feed(data)
+                    if not data:  # only part of a packet so far; an empty chunk would end the link
+                        continue
                 await queue.put((time.monotonic() + self.latency_s, data))
             await queue.put((0.0, b""))
             await sender

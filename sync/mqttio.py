@@ -26,6 +26,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from drivers.backoff import Backoff
+
 from .mqtttypes import (
     ConnectError,
     ConnectOptions,
@@ -308,8 +310,8 @@ class MqttConnection:
     async def subscribe(self, topics: list[tuple[str, int]], wait_s: float = 10.0) -> list[int]:
         """Subscribe and wait for SUBACK; returns the granted QoS per topic.
 
-        Raises SubscribeRefused if the broker refused any of them (a NATS node whose JetStream is
-        still electing leaders does; the caller reconnects and tries again).
+        Raises SubscribeRefused (naming the topics still to ask for) if the broker refused any of
+        them or sent no SUBACK in time, NotConnected if the link is gone.
         """
         if not self.connected:
             raise NotConnected(f"{self.host}:{self.port} is not connected")
@@ -321,11 +323,39 @@ class MqttConnection:
         try:
             granted = await asyncio.wait_for(fut, wait_s)
         except TimeoutError:
-            raise NotConnected(f"no SUBACK within {wait_s} s") from None
-        refused = [t for (t, _q), code in zip(topics, granted, strict=False) if code >= 0x80]
+            self._subacks.pop(mid, None)
+            raise SubscribeRefused(f"no SUBACK from {self.host}:{self.port} within {wait_s} s", topics) from None
+        refused = [(t, q) for (t, q), code in zip(topics, granted, strict=False) if code >= 0x80]
         if refused:
-            raise SubscribeRefused(f"{self.host}:{self.port} refused subscriptions: {', '.join(refused)}")
+            names = ", ".join(t for t, _q in refused)
+            raise SubscribeRefused(f"{self.host}:{self.port} refused subscriptions: {names}", refused)
         return granted
+
+    async def subscribe_until_granted(
+        self, topics: list[tuple[str, int]], *, retry: Backoff | None = None, wait_s: float = 30.0
+    ) -> None:
+        """Subscribe, asking again for refused topics on the same connection until all are granted.
+
+        A clustered broker refuses (or answers late) while it re-elects after losing a node (NATS
+        keeps MQTT sessions in JetStream). Dropping the connection for that would make the broker
+        take the session over again each time and slow its recovery; the link's keepalive still
+        ends a connection that is really dead (NotConnected then). The SUBACK wait is long because
+        asking again while the broker is still working on the first request only adds to its load.
+        """
+        retry = retry or Backoff(0.5, 10.0)
+        pending, refusals = list(topics), 0
+        while True:
+            try:
+                await self.subscribe(pending, wait_s)
+            except SubscribeRefused as exc:
+                refusals += 1
+                (log.warning if refusals == 1 else log.debug)("%s; asking again", exc)
+                pending = exc.topics
+                await asyncio.sleep(retry.next_delay())
+                continue
+            if refusals:
+                log.info("%s:%s granted every subscription after %d refusals", self.host, self.port, refusals)
+            return
 
     async def disconnect(self, wait_s: float = 2.0) -> None:
         """Clean DISCONNECT (suppresses the Will); waits briefly for the socket to close."""
@@ -359,17 +389,25 @@ async def open_connection(
     protocol: str,
     options: ConnectOptions,
     executor: concurrent.futures.Executor,
+    *,
+    on_fallback: Callable[[str], None] | None = None,
     **callbacks: Any,
 ) -> tuple[MqttConnection, ConnectResult]:
-    """Connect with `protocol` ("5", "3.1.1" or "auto": MQTT 5, falling back to 3.1.1 if refused)."""
+    """Connect with `protocol` ("5", "3.1.1" or "auto": MQTT 5, falling back to 3.1.1 if refused).
+
+    `on_fallback(version)` learns of a fallback at once, so that the next attempt starts there even
+    if this one then fails for another reason (a NATS node still electing refuses both in turn).
+    """
     versions = [MQTT5, MQTT311] if protocol == "auto" else [protocol]
     last: ConnectError | None = None
-    for version in versions:
+    for version, following in zip(versions, [*versions[1:], None], strict=True):
         conn = MqttConnection(host, port, version, options, **callbacks)
         try:
             return conn, await conn.connect(executor)
         except ProtocolRejected as exc:
             last = exc
             log.info("%s:%s refuses MQTT %s; trying the next version", host, port, version)
+            if following is not None and on_fallback is not None:
+                on_fallback(following)
     assert last is not None
     raise last

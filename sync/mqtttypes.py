@@ -21,7 +21,11 @@ class NotConnected(Exception):
 
 
 class SubscribeRefused(NotConnected):
-    """The broker refused a subscription (SUBACK failure code): the session cannot work."""
+    """The broker refused some subscriptions (SUBACK failure code) or did not answer in time."""
+
+    def __init__(self, message: str, topics: list[tuple[str, int]]) -> None:
+        super().__init__(message)
+        self.topics = topics  # the ones still to ask for
 
 
 @dataclass(frozen=True)

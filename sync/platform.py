@@ -119,7 +119,7 @@ class Platform:
 
     async def _session(self, conn: MqttConnection, _result: ConnectResult) -> None:
         t = self.topics
-        await conn.subscribe([(t.evt_filter, 1), (t.tele_filter, 1), (t.state, 1), (t.cmd_resp, 1)])
+        await conn.subscribe_until_granted([(t.evt_filter, 1), (t.tele_filter, 1), (t.state, 1), (t.cmd_resp, 1)])
         self.connection = conn
         self.connected.set()
         try:
