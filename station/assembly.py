@@ -5,16 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from .coldchain import ColdChain
-from .config import Config
+from .config import Config, ConfigError
+from .config.overlay import OverlayState, apply_overlay
 from .daemon import Station
 from .lockwall import LockWall
 from .payment import CardTerminal
 from .purchase import PurchaseService
 
 
-def build_station(config: Config) -> Station:
-    """Construct every component (no I/O happens here); start order is the order added."""
-    station = Station(config)
+def build_station(config: Config, *, file_config: Config | None = None, overlay: OverlayState | None = None) -> Station:
+    """Construct every component (no I/O happens here); start order is the order added.
+
+    `config` is what runs (the file plus a stored overlay, see `config.overlay.effective_config`);
+    `file_config` is the file alone, against which a new overlay from the platform is checked.
+    """
+    station = Station(config, overlay=overlay)
+    base = file_config or config
     if config.lock_buses:
         station.lockwall = LockWall(config, station.db)
         station.add(station.lockwall)
@@ -38,6 +44,7 @@ def build_station(config: Config) -> Station:
             door_opener=RemoteDoors(station.lockwall) if station.lockwall is not None else None,
             cold_chain_release=station.coldchain.operator_release if station.coldchain is not None else None,
             config_hash=config_hash(config),
+            validate_overlay=lambda candidate: check_overlay(base, candidate),
         )
         station.add(station.sync)
     return station
@@ -52,6 +59,14 @@ class RemoteDoors:
     async def open(self, compartment_id: int, reason: str, reference: str | None) -> dict[str, Any]:
         result = await self.lockwall.open(compartment_id, reason, reference, actor="operator")
         return {"outcome": str(result.outcome), "operation_id": result.operation_id, "detail": result.detail}
+
+
+def check_overlay(file_config: Config, overlay: dict[str, Any]) -> None:
+    """Raise ValueError (what the command handler answers with) if `overlay` does not fit the file."""
+    try:
+        apply_overlay(file_config, overlay)
+    except ConfigError as exc:
+        raise ValueError("; ".join(exc.problems)) from None
 
 
 def config_hash(config: Config) -> str:

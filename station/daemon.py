@@ -12,6 +12,7 @@ from . import __version__
 from .api.app import create_app
 from .components import Component, Status
 from .config import Config
+from .config.overlay import OverlayState
 from .db.engine import Database
 from .dbcomponent import DatabaseComponent
 from .httpserver import HttpComponent
@@ -27,8 +28,11 @@ STOP_BUDGET_S = 4.0  # SIGTERM to exit well within 5 s
 class Station:
     """Owns the components; constructing it does no I/O."""
 
-    def __init__(self, config: Config, *, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self, config: Config, *, notifier: Notifier | None = None, overlay: OverlayState | None = None
+    ) -> None:
         self.config = config
+        self.overlay = overlay or OverlayState("none")
         self.simulated = bool(config.simulation and config.simulation.enabled)
         self.notifier = notifier or Notifier()
         self.db = Database(config.database.path, config.database.busy_timeout_ms)
@@ -129,5 +133,6 @@ class Station:
             "simulated": self.simulated,
             "notice": SIMULATION_NOTICE if self.simulated else None,
             "outbox": self.database.outbox(),
+            "config_overlay": self.overlay.as_dict(),
             "components": components,
         }

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from .assembly import build_station
 from .config import Config
+from .config.overlay import effective_config
 from .db import migrate
 from .db.engine import Database
 from .db.models import Product
@@ -123,5 +124,6 @@ def prepare_database(config: Config) -> None:
 async def run_demo(config: Config) -> None:
     log.warning("DEMO STATION on simulated hardware: nothing here moves real doors or money")
     await asyncio.to_thread(prepare_database, config)
+    effective, overlay = await asyncio.to_thread(effective_config, config)
     async with simulated_devices(config):
-        await build_station(config).run()
+        await build_station(effective, file_config=config, overlay=overlay).run()

@@ -21,6 +21,15 @@ class OutboxStatus(BaseModel):
     oldest_pending_at: str | None
 
 
+class OverlayStatus(BaseModel):
+    """The operator's config overlay: applied at this start, rejected (does not fit the file), or none."""
+
+    state: Literal["none", "applied", "rejected"]
+    sha256: str | None
+    version: str | None
+    detail: str | None
+
+
 class HealthReport(BaseModel):
     station_id: str
     version: str
@@ -28,6 +37,7 @@ class HealthReport(BaseModel):
     simulated: bool
     notice: str | None
     outbox: OutboxStatus
+    config_overlay: OverlayStatus
     components: dict[str, ComponentStatus]
 
 

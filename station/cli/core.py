@@ -121,9 +121,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.error("refusing to start: %s is not a valid configuration", args.config)
         return 2
     from ..assembly import build_station
+    from ..config.overlay import effective_config
 
+    effective, overlay = effective_config(config)
     try:
-        asyncio.run(build_station(config).run())
+        asyncio.run(build_station(effective, file_config=config, overlay=overlay).run())
     except Exception:
         log.exception("station stopped by an error")
         return 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -20,7 +20,7 @@ from .locks import DoorConfig, LockBusConfig
 from .mqtt import MqttConfig
 from .payment import PaymentConfig
 
-__all__ = ["CompartmentConfig", "Config", "ConfigError", "load_config", "parse_config"]
+__all__ = ["CompartmentConfig", "Config", "ConfigError", "load_config", "parse_config", "validate_config"]
 
 
 class StationIdentity(Section):
@@ -131,8 +131,17 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    config = validate_config(raw, source, text)
+    if base_dir is not None and not config.database.path.is_absolute():
+        database = config.database.model_copy(update={"path": (base_dir / config.database.path).resolve()})
+        config = config.model_copy(update={"database": database})
+    return config
+
+
+def validate_config(raw: dict[str, Any], source: str = "<config>", text: str | None = None) -> Config:
+    """Validate an already parsed config; `text` (the TOML it came from) adds line numbers."""
     try:
-        config = Config.model_validate(raw)
+        return Config.model_validate(raw)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -141,14 +150,10 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
-            line = locate_line(text, loc)
+            line = locate_line(text, loc) if text is not None else None
             where = f"{path} (line {line})" if line else (path or "top level")
             problems.append(f"{where}: {msg}")
         raise ConfigError(source, problems) from None
-    if base_dir is not None and not config.database.path.is_absolute():
-        database = config.database.model_copy(update={"path": (base_dir / config.database.path).resolve()})
-        config = config.model_copy(update={"database": database})
-    return config
 
 
 def load_config(path: str | Path) -> Config:

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from .overlay import PROTECTED
+
 HEADER = """# Configuration reference
 
 One TOML file, validated at start-up (`station config check FILE` prints every problem with its
@@ -18,6 +20,16 @@ refuses to start on an invalid file. Relative paths are relative to the config f
 `port` is a pyserial URL: `/dev/ttyUSB0`, a pty path, `socket://host:port`, `loop://`, `rfc2217://`.
 
 Examples: `examples/station.sim.toml` (the demo station), `examples/station.hw.toml` (hardware).
+
+## Overlays from the operator
+
+A signed `apply_config_overlay` command (docs/mqtt.md) stores a partial config on the station; it
+takes effect at the next start. Tables merge key by key, a list or a value replaces the file's,
+and the result is validated like the file (the command is refused with every problem if not).
+An overlay may not touch the station's identity, reachability or trust anchors:
+{protected}.
+If a stored overlay no longer fits the file (the file was changed since), the station runs on
+the file alone, logs why, and `/api/health` shows `config_overlay.state = "rejected"`.
 
 This file is generated from the code: `station config reference > docs/configuration.md`
 (a test fails when it is out of date).
@@ -73,7 +85,7 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
 
 
 def render(root: type[BaseModel]) -> str:
-    lines = [HEADER]
+    lines = [HEADER.format(protected=", ".join(f"`{path}`" for path in PROTECTED))]
     seen: set[type[BaseModel]] = set()
     queue: list[type[BaseModel]] = [root]
     while queue:
