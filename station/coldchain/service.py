@@ -114,6 +114,10 @@ class ColdChain(ProgressMixin):
         for zone in alarmed:
             if zone in self.zones:
                 self.zones[zone].alarmed = True
+        for zone, starts in (await self.db.read(transitions.excursion_starts)).items():
+            if zone in self.zones:
+                self.zones[zone].resume(starts)
+                log.info("zone %s: excursions in progress before the restart go on (%s)", zone, sorted(starts))
         if self._run_loops:
             for poller in self.pollers:
                 self._tasks.append(asyncio.create_task(self._run(poller), name=f"coldchain-{poller.name}"))
@@ -223,6 +227,10 @@ class ColdChain(ProgressMixin):
         decision = zone.evaluate(signal, stocked, self._blocked)
         if decision.changes:
             await self._apply(zone, decision)
+        starts = zone.excursion_starts()
+        if starts != zone.saved_starts:  # only when an excursion begins or ends: rare writes
+            await self.db.write(partial(transitions.save_excursion_starts, zone=zone.name, starts=starts))
+            zone.saved_starts = starts
 
     async def _apply(self, zone: ZoneState, decision: ZoneDecision) -> None:
         at = self._now()

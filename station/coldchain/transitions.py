@@ -8,6 +8,7 @@ the platform, and the HACCP log rows. A compartment's status before the block is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.haccp_models import ColdChainBlock
-from ..db.models import Alarm, Compartment, CompartmentContent, CompartmentStatus, Priority, Product
+from ..db.models import (
+    Alarm,
+    Compartment,
+    CompartmentContent,
+    CompartmentStatus,
+    Priority,
+    Product,
+    StationMeta,
+)
 from ..db.types import utcnow
 from ..journal import audit, clear_alarm, raise_alarm
 from ..outbox import record_event
@@ -25,6 +34,7 @@ from . import haccp
 from .haccp import Entry
 
 ZONE_ALARM = "coldchain.zone_excursion"
+_EXCURSION = "coldchain.excursion."  # station_meta key prefix, one row per zone with excursions in progress
 COMPARTMENT_ALARM = "coldchain.excursion"
 RELEASES = ("discarded", "kept", "operator_release")
 _KEEP_AS_IS = (CompartmentStatus.OUT_OF_ORDER, CompartmentStatus.BLOCKED)  # other owners' states survive us
@@ -72,6 +82,25 @@ def open_state(session: Session) -> tuple[set[int], set[str]]:
     """Compartments blocked and zones in alarm, as left by the previous run."""
     zones = session.scalars(select(Alarm.subject).where(Alarm.kind == ZONE_ALARM, Alarm.state == "raised"))
     return blocked_compartments(session), {s.removeprefix("zone:") for s in zones}
+
+
+def excursion_starts(session: Session) -> dict[str, dict[str, float]]:
+    """Excursions in progress when the previous run ended: zone -> {"zone" or compartment id: start (epoch s)}."""
+    rows = session.execute(select(StationMeta.key, StationMeta.value).where(StationMeta.key.like(f"{_EXCURSION}%")))
+    return {key.removeprefix(_EXCURSION): json.loads(value) for key, value in rows}
+
+
+def save_excursion_starts(session: Session, zone: str, starts: dict[str, float]) -> None:
+    """Remember a zone's excursions in progress (none: forget them), so a restart does not restart their delay."""
+    key = f"{_EXCURSION}{zone}"
+    row = session.get(StationMeta, key)
+    if not starts:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(StationMeta(key=key, value=json.dumps(starts, sort_keys=True)))
+    else:
+        row.value = json.dumps(starts, sort_keys=True)
 
 
 def open_block(session: Session, compartment: int) -> ColdChainBlock | None:

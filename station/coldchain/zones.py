@@ -81,10 +81,30 @@ class ZoneState:
     last_defrost_at: float | None = None
     last_door_at: float | None = None
     compartments: dict[int, ExcursionTracker] = field(default_factory=dict)
+    saved_starts: dict[str, float] = field(default_factory=dict)  # as last persisted
+    _seeds: dict[str, float] = field(default_factory=dict)  # compartment trackers not yet re-created
 
     def __post_init__(self) -> None:
         self.thresholds = zone_thresholds(self.name, self.config)
         self.tracker = ExcursionTracker(self.thresholds) if self.thresholds else None
+
+    def resume(self, starts: dict[str, float]) -> None:
+        """Carry over the excursions the previous run had seen begin: their delay goes on, it does not restart.
+
+        A tracker seeded so takes the stored start only if the signal is still beyond its limit at the first
+        evaluation; the temperature in between is unknown, so assuming it stayed beyond is the safe side.
+        """
+        self.saved_starts = dict(starts)
+        self._seeds = {k: v for k, v in starts.items() if k != "zone"}
+        if self.thresholds is not None and "zone" in starts:
+            self.tracker = ExcursionTracker(self.thresholds, started_at=starts["zone"])
+
+    def excursion_starts(self) -> dict[str, float]:
+        """Start of every excursion in progress: "zone" and compartment ids (as text, JSON keys)."""
+        starts = {str(c): t.since for c, t in self.compartments.items() if t.since is not None}
+        if self.tracker is not None and self.tracker.since is not None:
+            starts["zone"] = self.tracker.since
+        return starts
 
     def note(self, fridge: FridgeState) -> None:
         """Remember defrost and door activity reported by one of the zone's controllers."""
@@ -126,7 +146,9 @@ class ZoneState:
             seen.add(item.compartment)
             tracker = self.compartments.get(item.compartment)
             if tracker is None or tracker.thresholds != thresholds:
-                tracker = ExcursionTracker(thresholds, started_at=self._seed_for(thresholds))
+                seeds = [self._seed_for(thresholds), self._seeds.pop(str(item.compartment), None)]
+                seed = min((s for s in seeds if s is not None), default=None)
+                tracker = ExcursionTracker(thresholds, started_at=seed)
                 self.compartments[item.compartment] = tracker
             verdict = tracker.update(signal)
             if verdict.level is Level.BREACH:

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from station.coldchain import sale_blocked
+from station.coldchain import sale_blocked, transitions
 from station.db.haccp_models import HaccpRecord
 from station.stock import offers
 from tests.coldchain.conftest import POLL_S, ColdRoom
@@ -191,3 +191,33 @@ async def test_the_running_service_polls_on_its_own_and_reports_health(room: Col
     assert all(c["available"] and c["celsius"] is not None for c in controllers.values())
     assert controllers["tk1"]["celsius"] < -18
     assert service.health().status == "up"
+
+
+def excursion_rows(room: ColdRoom) -> dict[str, dict[str, float]]:
+    return room.db.run_sync(transitions.excursion_starts, write=False)
+
+
+async def test_a_restart_during_an_excursion_does_not_restart_its_delay(room: ColdRoom) -> None:
+    """The daemon restarted (watchdog, power flicker) 10 minutes into an excursion: the compartment is still
+    blocked 15 minutes after the excursion began, not 15 minutes after the restart."""
+    service = await room.service()
+    await room.run(service, 600)
+    room.fridge("k1").fail_compressor()
+    await room.run_until(service, lambda: room.status(2)[0] == BLOCKED, 4 * 3600)  # minced (+2 °C) goes first
+    product = service.fridges["k1"]
+    await room.run_until(service, lambda: product.last_reading.product_celsius > 7.0, 4 * 3600)  # type: ignore[union-attr]
+    beyond_since = room.clock()
+    await room.run(service, 600)
+    assert room.status(1) == ("loaded", None)  # 600 s of the 900 s delay have passed
+    assert excursion_rows(room)["kuehl"] == {"zone": beyond_since, "1": beyond_since}
+    await service.stop()
+
+    restarted = await room.service()
+    took = await room.run_until(restarted, lambda: room.status(1)[0] == BLOCKED, 1800)
+    assert beyond_since + 900 < room.clock() <= beyond_since + 900 + POLL_S  # not restart + 900
+    assert took <= 300 + POLL_S
+    assert excursion_rows(room)["kuehl"] == {"zone": beyond_since}  # a blocked compartment needs no timer
+
+    room.fridge("k1").fail_compressor(False)  # repaired: the zone recovers, the excursion is over
+    await room.run_until(restarted, lambda: "kuehl" not in excursion_rows(room), 4 * 3600)
+    assert ("coldchain.zone_excursion", "zone:kuehl", "cleared") in room.alarms()
