@@ -4,7 +4,9 @@ It listens on 127.0.0.1 and forwards only to 127.0.0.1, so tests and the benchma
 never be pointed at a real host. `cut()` resets every live connection (both sides), `refuse`
 closes new ones at once, `latency_s` delays each direction (RTT = 2 × latency_s),
 `refuse_subscriptions = N` turns the next N SUBACKs from the broker into refusals (0x80 for every
-topic), as a clustered broker that is still electing its leaders sends them.
+topic), as a clustered broker that is still electing its leaders sends them. `blackhole = True`
+makes every link half-open: connections stay up but nothing gets through in either direction, as
+when a rural LTE link dies without a reset (only the MQTT keepalive can tell).
 
     python -m sync.faultproxy --target-port 1883 --latency-ms 25   # 50 ms RTT
 """
@@ -27,6 +29,7 @@ class ProxyStats:
     bytes_up: int = 0
     bytes_down: int = 0
     subacks_refused: int = 0
+    bytes_swallowed: int = 0
 
 
 class SubackRefuser:
@@ -90,6 +93,7 @@ class FaultProxy:
         self.target_port, self.port, self.latency_s = target_port, port, latency_s
         self.refuse = False
         self.refuse_subscriptions = 0
+        self.blackhole = False
         self.stats = ProxyStats()
         self._server: asyncio.Server | None = None
         self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
@@ -166,6 +170,9 @@ class FaultProxy:
                 else:
                     self.stats.bytes_down += len(data)
                 first = False
+                if self.blackhole:
+                    self.stats.bytes_swallowed += len(data)
+                    continue
                 if refuser is not None and not up:
                     data = refuser.feed(data)
                     if not data:  # only part of a packet so far; an empty chunk would end the link

@@ -221,3 +221,30 @@ async def test_an_event_the_platform_cannot_apply_does_not_block_the_stream(db, 
     finally:
         await sync.stop()
     assert platform.store.unapplied == 1
+
+
+async def test_a_half_open_link_is_noticed_by_the_keepalive_and_nothing_is_lost(db, mosquitto, platform):
+    """The link dies without a reset (LTE gone): no error, no FIN; only the MQTT keepalive can tell."""
+    await record_sales(db, 300)
+    proxy = await FaultProxy(mosquitto.port).start()
+    sync = SyncComponent(mqtt_config(proxy.port, keepalive_s=5, inflight=20, ack_window=60), STATION, db)
+    await sync.start()
+    try:
+        assert await platform.wait_for(lambda: platform.stats.received >= 60, 10)
+        proxy.blackhole = True
+        went_dead = asyncio.get_running_loop().time()
+        await record_sales(db, 50, start=300)  # sales go on while the link is dead
+        link = sync.connector.availability
+        assert await platform.wait_for(lambda: link.available is False, 3 * 5)  # keepalive 5 s: ping, then 5 s more
+        noticed_after = asyncio.get_running_loop().time() - went_dead
+        assert platform.hwm(STATION, db.epoch) < 350
+        proxy.blackhole = False  # the link comes back
+        assert await platform.wait_for(lambda: platform.hwm(STATION, db.epoch) == 350, 20)
+    finally:
+        await sync.stop()
+        await proxy.stop()
+    await assert_exactly_once(platform, db, 350)
+    assert proxy.stats.bytes_swallowed > 0
+    assert proxy.stats.connections >= 2  # a new connection after the dead one, not the old one revived
+    assert 5 <= noticed_after <= 15, noticed_after
+    print(f"\nhalf-open link noticed after {noticed_after:.1f} s (keepalive 5 s)")
