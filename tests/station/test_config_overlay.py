@@ -25,8 +25,9 @@ from sync.localbroker import Mosquitto
 from sync.mqttio import ConnectOptions
 from sync.ops import BrokerAccess, send_command
 from sync.platform import Platform
-from sync.signing import generate_key, public_key_text
+from sync.signing import generate_key
 from tests.conftest import REPO, free_port, minimal_config
+from tests.station.daemon_helpers import mqtt_section
 
 ZONES = """
 [doors]
@@ -118,19 +119,7 @@ async def test_daemon_checks_an_overlay_and_runs_with_it_after_a_restart(tmp_pat
     key = generate_key()
     db_path, http_port = tmp_path / "station.db", free_port()
     config_path = tmp_path / "station.toml"
-    config_path.write_text(
-        minimal_config(db_path, http_port)
-        + ZONES
-        + f"""
-[mqtt]
-heartbeat_s = 1
-[[mqtt.brokers]]
-host = "127.0.0.1"
-port = {broker.port}
-[mqtt.operator_keys]
-county-ops = "{public_key_text(key)}"
-"""
-    )
+    config_path.write_text(minimal_config(db_path, http_port) + ZONES + mqtt_section(broker.port, key))
     migrate.upgrade(db_path)
     platform = Platform([Endpoint("127.0.0.1", broker.port)], tmp_path / "platform.db")
     await platform.start()

@@ -18,8 +18,9 @@ from sync.localbroker import Mosquitto
 from sync.mqttio import ConnectOptions
 from sync.ops import BrokerAccess, send_command
 from sync.platform import Platform
-from sync.signing import generate_key, public_key_text
+from sync.signing import generate_key
 from tests.conftest import REPO, free_port, minimal_config
+from tests.station.daemon_helpers import mqtt_section
 
 
 async def test_daemon_drains_its_outbox_and_obeys_a_signed_open(tmp_path: Path) -> None:
@@ -43,15 +44,8 @@ id = 5
 bus = "wall"
 board = 0
 lock = 5
-
-[mqtt]
-heartbeat_s = 1
-[[mqtt.brokers]]
-host = "127.0.0.1"
-port = {broker.port}
-[mqtt.operator_keys]
-county-ops = "{public_key_text(key)}"
 """
+        + mqtt_section(broker.port, key)
     )
     migrate.upgrade(db_path)
     db = Database(db_path)
