@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -24,6 +25,8 @@ from .lockwall.inventory import sync_compartments
 from .stock import load_compartment
 
 log = logging.getLogger(__name__)
+
+DEMO_ISSUER = "demo-ops"
 
 
 def _local_tcp_port(url: str, device: str) -> int:
@@ -124,6 +127,63 @@ def prepare_database(config: Config) -> None:
 async def run_demo(config: Config) -> None:
     log.warning("DEMO STATION on simulated hardware: nothing here moves real doors or money")
     await asyncio.to_thread(prepare_database, config)
+    config = await asyncio.to_thread(pin_demo_operator_key, config)
     effective, overlay = await asyncio.to_thread(effective_config, config)
-    async with simulated_devices(config):
+    async with simulated_devices(config), demo_platform(config):
         await build_station(effective, file_config=config, overlay=overlay).run()
+
+
+def demo_dir(config: Config) -> Path:
+    """Where the demo keeps its broker, platform store and operator key: beside its database."""
+    return config.database.path.parent
+
+
+def pin_demo_operator_key(config: Config) -> Config:
+    """The demo's operator key (made at the first start, beside the database) pinned as `demo-ops`.
+
+    Only the demo does this: a real station pins keys in its file, and nothing else can add one.
+    """
+    if config.mqtt is None:
+        return config
+    from sync.signing import generate_key, load_private_key, public_key_text, save_private_key
+
+    path = demo_dir(config) / "demo-operator.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_private_key(generate_key(), path)
+    keys = {**config.mqtt.operator_keys, DEMO_ISSUER: public_key_text(load_private_key(path))}
+    return config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"operator_keys": keys})})
+
+
+@contextlib.asynccontextmanager
+async def demo_platform(config: Config) -> AsyncIterator[None]:
+    """A private Mosquitto where [mqtt] points (loopback only) and the reference platform consumer on it."""
+    if config.mqtt is None:
+        yield
+        return
+    broker = config.mqtt.brokers[0]
+    if broker.host not in ("127.0.0.1", "localhost"):
+        raise ValueError(f"mqtt.brokers[0]: the demo starts its broker on 127.0.0.1, not {broker.host!r}")
+    from sync.connector import Endpoint
+    from sync.localbroker import Mosquitto, find_mosquitto
+    from sync.platform import Platform
+
+    if find_mosquitto() is None:
+        log.warning("mosquitto is not installed (scripts/setup installs it): the demo runs without its broker")
+        yield
+        return
+    workdir = demo_dir(config)
+    mosquitto = await asyncio.to_thread(Mosquitto(workdir / "demo-broker", port=broker.port).start)
+    platform = Platform([Endpoint("127.0.0.1", broker.port)], workdir / "demo-platform.db")
+    try:
+        await platform.start()
+        log.info(
+            "demo broker on 127.0.0.1:%d with the reference platform consumer; watch it with "
+            "`station ops watch --broker 127.0.0.1:%d`, command it with `station ops send --broker 127.0.0.1:%d "
+            "--key %s --issuer %s --station %s ...`",
+            broker.port, broker.port, broker.port, workdir / "demo-operator.key", DEMO_ISSUER, config.station.id,
+        )  # fmt: skip
+        yield
+    finally:
+        await platform.stop()
+        await asyncio.to_thread(mosquitto.stop)

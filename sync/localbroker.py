@@ -48,6 +48,11 @@ topic read station/+/tele/#
 """
 
 
+def find_mosquitto() -> str | None:
+    """The Mosquitto binary, or None when it is not installed."""
+    return MOSQUITTO if os.access(MOSQUITTO, os.X_OK) else None
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

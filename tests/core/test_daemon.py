@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -120,12 +123,13 @@ async def test_watchdog_is_fed_only_while_loop_database_and_pollers_progress(tmp
         await station.stop()
 
 
-def test_demo_station_answers_health_and_says_simulated(tmp_path: Path) -> None:
-    port = free_port()
+def test_demo_station_answers_health_says_simulated_and_syncs(tmp_path: Path) -> None:
+    """The one-command demo: simulated devices, its own broker and platform, a demo operator key."""
+    port, mqtt_port = free_port(), free_port()
     config = tmp_path / "demo.toml"
     text = (REPO / "examples" / "station.sim.toml").read_text()
     text = text.replace("port = 8080", f"port = {port}").replace('"../var/demo-station.db"', '"demo.db"')
-    config.write_text(text)
+    config.write_text(text.replace("port = 47183", f"port = {mqtt_port}"))
     for extra in (REPO / "examples").glob("*.json"):
         shutil.copy(extra, tmp_path)
     daemon = DaemonProcess(["demo", "--config", str(config), "--log-format", "text"], log_path=tmp_path / "log")
@@ -134,6 +138,22 @@ def test_demo_station_answers_health_and_says_simulated(tmp_path: Path) -> None:
         assert health["simulated"] is True
         assert health["notice"].startswith("SIMULATION")
         assert all(c["simulated"] for c in health["components"].values())
+        deadline = time.monotonic() + 30
+        while not (health["components"]["sync"]["status"] == "up" and health["outbox"]["pending"] == 0):
+            assert time.monotonic() < deadline, health  # the demo platform acknowledges what the station sends
+            time.sleep(0.2)
+            health = get_json(f"http://127.0.0.1:{port}/api/health")
+        send = subprocess.run(
+            [
+                sys.executable, "-m", "station.cli", "ops", "send", "--broker", f"127.0.0.1:{mqtt_port}",
+                "--key", str(tmp_path / "demo-operator.key"), "--issuer", "demo-ops", "--station", "demo-01",
+                "open-compartment", "--compartment", "2", "--reference", "DEMO-1",
+            ],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert send.returncode == 0, send.stdout + send.stderr
+        result = json.loads(send.stdout)
+        assert (result["status"], result["result"]["outcome"]["outcome"]) == ("done", "opened")
         daemon.proc.send_signal(signal.SIGTERM)
         assert daemon.proc.wait(timeout=5) == 0
         assert "SIMULATION: this station runs on simulated hardware" in daemon.log()
