@@ -28,7 +28,7 @@ from station.db.engine import Database
 
 from . import inbox, outboxio, presence
 from .connector import Connector, Endpoint
-from .contract import Topics, check_station_id, decode, encode
+from .contract import PLATFORM_STATE, Topics, check_station_id, decode, encode
 from .handlers import ColdChainRelease, CommandServices, DoorOpener, register_handlers
 from .mqttio import ConnectOptions, ConnectResult, Incoming, MqttConnection, NotConnected, TlsFiles, Will
 from .relay import Relay
@@ -104,6 +104,7 @@ class SyncComponent(ProgressMixin):
         self.connected_since: float | None = None
         self.started_at = time.monotonic()
         self._commands: asyncio.Queue[tuple[Incoming, str]] | None = None
+        self._platform_session: str | None = None
         self._results: collections.deque[dict[str, Any]] = collections.deque(maxlen=1000)
         self._puback_waiters: dict[int, asyncio.Future[None]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
@@ -212,7 +213,10 @@ class SyncComponent(ProgressMixin):
         window = self.config.inflight
         if result.receive_maximum:
             window = min(window, result.receive_maximum)
-        await conn.subscribe_until_granted([(self.topics.cmd_filter, 1), (self.topics.ack, 1)])
+        self._platform_session = None  # the retained platform state seen at subscribe is not news: we rewind anyway
+        await conn.subscribe_until_granted(
+            [(self.topics.cmd_filter, 1), (self.topics.ack, 1), (self.topics.platform_state, 1)]
+        )
         self.connection, self.protocol, self.connected_since = conn, result.protocol, time.time()
         try:
             conn.publish(self.topics.state, encode(await self._birth(result.protocol)), qos=1, retain=True)
@@ -277,12 +281,29 @@ class SyncComponent(ProgressMixin):
                 return
             self.relay.on_ack(ack)
             return
+        if msg.topic == self.topics.platform_state:
+            self._on_platform_state(msg)
+            return
         prefix = self.topics.base + "/cmd/"
         if msg.topic.startswith(prefix) and self._commands is not None:
             try:
                 self._commands.put_nowait((msg, msg.topic[len(prefix) :]))
             except asyncio.QueueFull:
                 log.error("command queue full: dropping a command on %s", msg.topic)
+
+    def _on_platform_state(self, msg: Incoming) -> None:
+        """A new platform connection (not the retained one seen at subscribe) may have lost in-flight events."""
+        try:
+            state = decode(msg.payload)
+        except ValueError:
+            log.warning("ignoring a platform state that is not a JSON object")
+            return
+        session = state.get("session")
+        if state.get("schema") != PLATFORM_STATE or state.get("state") != "online" or not isinstance(session, str):
+            return
+        if self._platform_session is not None and session != self._platform_session:
+            self.relay.platform_reconnected()
+        self._platform_session = session
 
     async def _command_worker(self) -> None:
         assert self._commands is not None

@@ -21,6 +21,11 @@ SIGNED_COMMAND = "signed-command/1"
 COMMAND = "command/1"
 COMMAND_RESULT = "command-result/1"
 ACK = "ack/1"
+PLATFORM_STATE = "platform-state/1"
+
+# The platform's own presence lives under the prefix at a level no station id can take (ids start
+# with a letter or digit), so `<prefix>/+/state` filters see it and per-station ACLs stay simple.
+PLATFORM_LEVEL = "_platform"
 
 PRIORITY_NAMES = {0: "money", 1: "alarm", 2: "stock", 3: "telemetry"}
 
@@ -64,6 +69,7 @@ class Topics:
         self.tele_filter = f"{self.base}/tele/#"
         self.snapshot = f"{self.base}/tele/snapshot"
         self.heartbeat = f"{self.base}/tele/heartbeat"
+        self.platform_state = f"{prefix}/{PLATFORM_LEVEL}/state"
         self._cache: dict[tuple[str, str], str] = {}
 
     def stream_topic(self, stream: str, event_type: str) -> str:

@@ -23,7 +23,8 @@ NATS_SERVER = "/usr/sbin/nats-server"
 
 # Mosquitto ACL (acl_file) for the topic namespace of docs/mqtt.md; %u is the certificate CN
 # (use_identity_as_username) and must be a whole topic level. Stations touch only their own
-# topics; only platform-ops may command; only platform-ingest may acknowledge.
+# topics and read the platform's presence; only platform-ops may command; only platform-ingest
+# may acknowledge and announce the platform.
 STATION_ACL = """\
 pattern write station/%u/state
 pattern write station/%u/evt/#
@@ -31,6 +32,7 @@ pattern write station/%u/tele/#
 pattern write station/%u/cmd-resp
 pattern read station/%u/cmd/#
 pattern read station/%u/ack
+pattern read station/_platform/state
 
 user platform-ingest
 topic read station/+/state
@@ -38,6 +40,7 @@ topic read station/+/evt/#
 topic read station/+/tele/#
 topic read station/+/cmd-resp
 topic write station/+/ack
+topic write station/_platform/state
 
 user platform-ops
 topic write station/+/cmd/#

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +26,20 @@ from drivers.backoff import Backoff
 from station.components import cancel_tasks
 
 from .connector import Connector, Endpoint
-from .contract import ACK, COMMAND_RESULT, EVENT, HEARTBEAT, SNAPSHOT, STATE, Topics, decode, encode, now_iso
-from .mqttio import ConnectOptions, ConnectResult, Incoming, MqttConnection, NotConnected, TlsFiles
+from .contract import (
+    ACK,
+    COMMAND_RESULT,
+    EVENT,
+    HEARTBEAT,
+    PLATFORM_STATE,
+    SNAPSHOT,
+    STATE,
+    Topics,
+    decode,
+    encode,
+    now_iso,
+)
+from .mqttio import ConnectOptions, ConnectResult, Incoming, MqttConnection, NotConnected, TlsFiles, Will
 from .platformstore import PlatformStore
 
 log = logging.getLogger(__name__)
@@ -92,9 +106,17 @@ class Platform:
         self._backlog: dict[str, int] = {}  # station -> outbox depth from its last heartbeat
         self.connection: MqttConnection | None = None
         self.connected = asyncio.Event()
+        self._session_id = ""
 
     async def _connect_options(self) -> ConnectOptions:
-        return self._options
+        """Every connection announces itself with a new session id; its Will says it went away."""
+        self._session_id = uuid.uuid4().hex
+        will = self._presence("offline", reason="connection_lost")
+        return dataclasses.replace(self._options, will=Will(self.topics.platform_state, will, qos=1, retain=True))
+
+    def _presence(self, state: str, **extra: str) -> bytes:
+        """`platform-state/1`: stations re-send what they have outstanding when a new session appears."""
+        return encode({"schema": PLATFORM_STATE, "state": state, "session": self._session_id, "at": now_iso(), **extra})
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run store work on the platform-db thread."""
@@ -111,6 +133,9 @@ class Platform:
         conn = self.connection
         if conn is not None:
             self.connector.stopping = True
+            goodbye = self._presence("offline", reason="shutdown")
+            with contextlib.suppress(NotConnected):
+                conn.publish(self.topics.platform_state, goodbye, qos=1, retain=True)
             await conn.disconnect(wait_s=1.0)
         await cancel_tasks(self._tasks)
         self.connector.shutdown()
@@ -120,6 +145,7 @@ class Platform:
     async def _session(self, conn: MqttConnection, _result: ConnectResult) -> None:
         t = self.topics
         await conn.subscribe_until_granted([(t.evt_filter, 1), (t.tele_filter, 1), (t.state, 1), (t.cmd_resp, 1)])
+        conn.publish(t.platform_state, self._presence("online"), qos=1, retain=True)  # after subscribing: ready
         self.connection = conn
         self.connected.set()
         try:
@@ -130,6 +156,8 @@ class Platform:
 
     # -- intake (loop thread) ---------------------------------------------------------------------
     def _on_message(self, msg: Incoming) -> None:
+        if msg.topic == self.topics.platform_state:  # our own presence, seen through `<prefix>/+/state`
+            return
         self.stats.received += 1
         try:
             obj = decode(msg.payload)

@@ -37,6 +37,7 @@ class RelayStats:
     pubacks: int = 0
     acked: int = 0
     rewinds: int = 0
+    platform_rewinds: int = 0  # re-sends because the platform announced a new connection
     last_ack_at: float | None = None
     last_send_at: float | None = None
 
@@ -134,6 +135,7 @@ class Relay:
         self._ack_wake = asyncio.Event()
         self._acks = _AckBacklog()
         self._ack_deadline: float | None = None
+        self._platform_back = False
         self._generation = 0  # bumped by every rewind: a read that overlapped one is dropped
         self._ready: collections.deque[Pending] = collections.deque()  # read ahead, not yet sent
         self._drained = False  # the last read found nothing more: wait for a wake-up or the poll
@@ -243,7 +245,21 @@ class Relay:
     def _room(self) -> int:
         return min(self.window - len(self._inflight), self.ack_window - len(self.tracker))
 
+    def platform_reconnected(self) -> None:
+        """The platform announced a new connection: what it was sent before may be lost (its broker
+        session was new or rebuilt), so re-send the outstanding events now, not at the ack timeout."""
+        self._platform_back = True
+        self._wake.set()
+
     def _check_ack_stall(self) -> None:
+        if self._platform_back:
+            self._platform_back = False
+            if len(self.tracker):
+                self.stats.platform_rewinds += 1
+                log.info("the platform reconnected: re-sending %d unacknowledged events now", len(self.tracker))
+                self.ack_timeout = self.ack_timeout_base
+                self.rewind()
+            return
         if self._ack_deadline is None or time.monotonic() < self._ack_deadline:
             return
         self.stats.rewinds += 1

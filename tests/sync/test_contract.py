@@ -33,6 +33,7 @@ ROOT_IDS = {
     "snapshot/1": "urn:station-sync:snapshot:1",
     "command-result/1": "urn:station-sync:command-result:1",
     "ack/1": "urn:station-sync:ack:1",
+    "platform-state/1": "urn:station-sync:platform-state:1",
     "signed-command/1": "urn:station-sync:signed-command:1",
     "command/1": "urn:station-sync:command:1",
 }

@@ -248,3 +248,32 @@ async def test_a_half_open_link_is_noticed_by_the_keepalive_and_nothing_is_lost(
     assert proxy.stats.connections >= 2  # a new connection after the dead one, not the old one revived
     assert 5 <= noticed_after <= 15, noticed_after
     print(f"\nhalf-open link noticed after {noticed_after:.1f} s (keepalive 5 s)")
+
+
+async def test_a_new_platform_session_gets_the_outstanding_events_at_once(db, mosquitto, tmp_path: Path):
+    """The ingest comes back under another client id (its old broker session and queue are of no use):
+    its `online` presence makes the station re-send now, not after its 120 s ack timeout."""
+    endpoint = [Endpoint("127.0.0.1", mosquitto.port)]
+    first = Platform(endpoint, tmp_path / "p.db", client_id="ingest-a")
+    await first.start()
+    sync = SyncComponent(mqtt_config(mosquitto.port, ack_timeout_s=120.0), STATION, db)
+    await sync.start()
+    try:
+        await record_sales(db, 100)
+        assert await first.wait_for(lambda: first.hwm(STATION, db.epoch) == 100, 10)
+        await first.stop()
+        await record_sales(db, 200, start=100)  # sent, queued by the broker for ingest-a, never read
+        assert await first.wait_for(lambda: sync.relay.stats.sent >= 300 and len(sync.relay.tracker) == 200, 10)
+        second = Platform(endpoint, tmp_path / "p.db", client_id="ingest-b")
+        await second.start()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await second.wait_for(lambda: second.hwm(STATION, db.epoch) == 300, 10)
+        took = loop.time() - started
+        assert await second.wait_for(lambda: sync.relay.stats.acked >= 300, 5)
+        await second.stop()
+    finally:
+        await sync.stop()
+    assert (sync.relay.stats.platform_rewinds, sync.relay.stats.rewinds) == (1, 0)  # not the ack timeout
+    assert await db.read(pending_count) == 0
+    print(f"\nnew platform session: 200 outstanding events delivered {took:.2f} s after it started")
