@@ -213,7 +213,6 @@ class SyncComponent(ProgressMixin):
         window = self.config.inflight
         if result.receive_maximum:
             window = min(window, result.receive_maximum)
-        self._platform_session = None  # the retained platform state seen at subscribe is not news: we rewind anyway
         await conn.subscribe_until_granted(
             [(self.topics.cmd_filter, 1), (self.topics.ack, 1), (self.topics.platform_state, 1)]
         )
@@ -292,7 +291,8 @@ class SyncComponent(ProgressMixin):
                 log.error("command queue full: dropping a command on %s", msg.topic)
 
     def _on_platform_state(self, msg: Incoming) -> None:
-        """A new platform connection (not the retained one seen at subscribe) may have lost in-flight events."""
+        """A platform connection announced live (not the retained state replayed at subscribe: every
+        connection of ours starts with a re-send anyway) may have lost what was in flight to it."""
         try:
             state = decode(msg.payload)
         except ValueError:
@@ -301,7 +301,7 @@ class SyncComponent(ProgressMixin):
         session = state.get("session")
         if state.get("schema") != PLATFORM_STATE or state.get("state") != "online" or not isinstance(session, str):
             return
-        if self._platform_session is not None and session != self._platform_session:
+        if not msg.retain and session != self._platform_session:
             self.relay.platform_reconnected()
         self._platform_session = session
 

@@ -202,7 +202,7 @@ mqtt {{ listen: 127.0.0.1:{node.mqtt_port}, stream_replicas: {replicas}, max_ack
         log = open(self.workdir / f"{node.name}.log", "ab")  # noqa: SIM115 - lives as long as the node
         node.proc = subprocess.Popen([NATS_SERVER, "-c", str(conf)], stdout=log, stderr=log)
 
-    def start(self, timeout: float = 30.0) -> NatsCluster:
+    def start(self, timeout: float = 60.0) -> NatsCluster:
         """Start every node and wait until each reports itself healthy (JetStream clustered and ready)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         for node in self.nodes:
