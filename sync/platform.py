@@ -75,12 +75,16 @@ class Platform:
         reorder_timeout_s: float = 10.0,
         backoff: Backoff | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        announce: bool = True,
     ) -> None:
+        """`announce=False`: no `platform-state/1` presence (as a platform that predates it), so stations
+        fall back on their ack timeout alone."""
         self.topics = Topics(prefix, "+")
         self.store = PlatformStore(store_path)
         self.stats = PlatformStats()
         self.flush_interval_s, self.max_batch, self.reorder_timeout_s = flush_interval_s, max_batch, reorder_timeout_s
         self.on_event = on_event
+        self.announce = announce
         self._options = ConnectOptions(
             client_id=client_id,
             clean=False,
@@ -111,6 +115,8 @@ class Platform:
     async def _connect_options(self) -> ConnectOptions:
         """Every connection announces itself with a new session id; its Will says it went away."""
         self._session_id = uuid.uuid4().hex
+        if not self.announce:
+            return self._options
         will = self._presence("offline", reason="connection_lost")
         return dataclasses.replace(self._options, will=Will(self.topics.platform_state, will, qos=1, retain=True))
 
@@ -133,9 +139,10 @@ class Platform:
         conn = self.connection
         if conn is not None:
             self.connector.stopping = True
-            goodbye = self._presence("offline", reason="shutdown")
-            with contextlib.suppress(NotConnected):
-                conn.publish(self.topics.platform_state, goodbye, qos=1, retain=True)
+            if self.announce:
+                goodbye = self._presence("offline", reason="shutdown")
+                with contextlib.suppress(NotConnected):
+                    conn.publish(self.topics.platform_state, goodbye, qos=1, retain=True)
             await conn.disconnect(wait_s=1.0)
         await cancel_tasks(self._tasks)
         self.connector.shutdown()
@@ -145,7 +152,8 @@ class Platform:
     async def _session(self, conn: MqttConnection, _result: ConnectResult) -> None:
         t = self.topics
         await conn.subscribe_until_granted([(t.evt_filter, 1), (t.tele_filter, 1), (t.state, 1), (t.cmd_resp, 1)])
-        conn.publish(t.platform_state, self._presence("online"), qos=1, retain=True)  # after subscribing: ready
+        if self.announce:
+            conn.publish(t.platform_state, self._presence("online"), qos=1, retain=True)  # after subscribing: ready
         self.connection = conn
         self.connected.set()
         try:

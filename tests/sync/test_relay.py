@@ -183,13 +183,15 @@ async def test_silent_platform_gets_everything_again_after_the_ack_timeout(db, m
             if sync.relay.stats.sent >= 20:
                 break
             await asyncio.sleep(0.02)
-        consumer = Platform([Endpoint("127.0.0.1", mosquitto.port)], tmp_path / "late.db")
-        await consumer.start()  # joins late: saw none of the first sends
+        # joins late: saw none of the first sends, and does not announce itself (see the next test)
+        consumer = Platform([Endpoint("127.0.0.1", mosquitto.port)], tmp_path / "late.db", announce=False)
+        await consumer.start()
         try:
             assert await consumer.wait_for(lambda: consumer.hwm(STATION, db.epoch) == 20, 10)
         finally:
             await consumer.stop()
         assert sync.relay.stats.rewinds >= 1
+        assert sync.relay.stats.platform_rewinds == 0
     finally:
         await sync.stop()
 
