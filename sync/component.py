@@ -27,7 +27,7 @@ from station.config.mqtt import MqttConfig
 from station.db.engine import Database
 
 from . import inbox, outboxio, presence
-from .connector import Connector, Endpoint
+from .connector import Connector, Endpoint, subscribe_until_granted
 from .contract import PLATFORM_STATE, Topics, check_station_id, decode, encode
 from .handlers import ColdChainRelease, CommandServices, DoorOpener, register_handlers
 from .mqttio import ConnectOptions, ConnectResult, Incoming, MqttConnection, NotConnected, TlsFiles, Will
@@ -213,8 +213,8 @@ class SyncComponent(ProgressMixin):
         window = self.config.inflight
         if result.receive_maximum:
             window = min(window, result.receive_maximum)
-        await conn.subscribe_until_granted(
-            [(self.topics.cmd_filter, 1), (self.topics.ack, 1), (self.topics.platform_state, 1)]
+        await subscribe_until_granted(
+            conn, [(self.topics.cmd_filter, 1), (self.topics.ack, 1), (self.topics.platform_state, 1)]
         )
         self.connection, self.protocol, self.connected_since = conn, result.protocol, time.time()
         try:

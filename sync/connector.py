@@ -12,7 +12,15 @@ from typing import Any
 from drivers.availability import Availability
 from drivers.backoff import Backoff
 
-from .mqttio import ConnectError, ConnectOptions, ConnectResult, MqttConnection, NotConnected, open_connection
+from .mqttio import (
+    ConnectError,
+    ConnectOptions,
+    ConnectResult,
+    MqttConnection,
+    NotConnected,
+    SubscribeRefused,
+    open_connection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +127,30 @@ class Connector:
         """Release the connect thread (an attempt in progress finishes within its timeout)."""
         self.stopping = True
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def subscribe_until_granted(
+    conn: MqttConnection, topics: list[tuple[str, int]], *, retry: Backoff | None = None, wait_s: float = 30.0
+) -> None:
+    """Subscribe, asking again for refused topics on the same connection until all are granted.
+
+    A clustered broker refuses (or answers late) while it re-elects after losing a node (NATS
+    keeps MQTT sessions in JetStream). Dropping the connection for that would make the broker
+    take the session over again each time and slow its recovery; the link's keepalive still
+    ends a connection that is really dead (NotConnected then). The SUBACK wait is long because
+    asking again while the broker is still working on the first request only adds to its load.
+    """
+    retry = retry or Backoff(0.5, 10.0)
+    pending, refusals = list(topics), 0
+    while True:
+        try:
+            await conn.subscribe(pending, wait_s)
+        except SubscribeRefused as exc:
+            refusals += 1
+            (log.warning if refusals == 1 else log.debug)("%s; asking again", exc)
+            pending = exc.topics
+            await asyncio.sleep(retry.next_delay())
+            continue
+        if refusals:
+            log.info("%s:%s granted every subscription after %d refusals", conn.host, conn.port, refusals)
+        return

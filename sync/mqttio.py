@@ -26,8 +26,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from drivers.backoff import Backoff
-
 from .mqtttypes import (
     ConnectError,
     ConnectOptions,
@@ -330,32 +328,6 @@ class MqttConnection:
             names = ", ".join(t for t, _q in refused)
             raise SubscribeRefused(f"{self.host}:{self.port} refused subscriptions: {names}", refused)
         return granted
-
-    async def subscribe_until_granted(
-        self, topics: list[tuple[str, int]], *, retry: Backoff | None = None, wait_s: float = 30.0
-    ) -> None:
-        """Subscribe, asking again for refused topics on the same connection until all are granted.
-
-        A clustered broker refuses (or answers late) while it re-elects after losing a node (NATS
-        keeps MQTT sessions in JetStream). Dropping the connection for that would make the broker
-        take the session over again each time and slow its recovery; the link's keepalive still
-        ends a connection that is really dead (NotConnected then). The SUBACK wait is long because
-        asking again while the broker is still working on the first request only adds to its load.
-        """
-        retry = retry or Backoff(0.5, 10.0)
-        pending, refusals = list(topics), 0
-        while True:
-            try:
-                await self.subscribe(pending, wait_s)
-            except SubscribeRefused as exc:
-                refusals += 1
-                (log.warning if refusals == 1 else log.debug)("%s; asking again", exc)
-                pending = exc.topics
-                await asyncio.sleep(retry.next_delay())
-                continue
-            if refusals:
-                log.info("%s:%s granted every subscription after %d refusals", self.host, self.port, refusals)
-            return
 
     async def disconnect(self, wait_s: float = 2.0) -> None:
         """Clean DISCONNECT (suppresses the Will); waits briefly for the socket to close."""

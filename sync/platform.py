@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from drivers.backoff import Backoff
 from station.components import cancel_tasks
 
-from .connector import Connector, Endpoint
+from .connector import Connector, Endpoint, subscribe_until_granted
 from .contract import (
     ACK,
     COMMAND_RESULT,
@@ -151,7 +151,7 @@ class Platform:
 
     async def _session(self, conn: MqttConnection, _result: ConnectResult) -> None:
         t = self.topics
-        await conn.subscribe_until_granted([(t.evt_filter, 1), (t.tele_filter, 1), (t.state, 1), (t.cmd_resp, 1)])
+        await subscribe_until_granted(conn, [(t.evt_filter, 1), (t.tele_filter, 1), (t.state, 1), (t.cmd_resp, 1)])
         if self.announce:
             conn.publish(t.platform_state, self._presence("online"), qos=1, retain=True)  # after subscribing: ready
         self.connection = conn
