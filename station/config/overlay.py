@@ -72,6 +72,8 @@ def protected_changes(overlay: dict[str, Any], prefix: str = "") -> list[str]:
             problems.append(f"{path}: may not be changed remotely ({PROTECTED[path]}); edit the file on the station")
         elif isinstance(value, dict):
             problems.extend(protected_changes(value, f"{path}."))
+        elif inside := [p for p in PROTECTED if p.startswith(f"{path}.")]:  # e.g. "mqtt": null drops the brokers
+            problems.append(f"{path}: may not be replaced as a whole remotely (it holds {', '.join(inside)})")
     return problems
 
 
@@ -86,8 +88,8 @@ def apply_overlay(file_config: Config, overlay: dict[str, Any]) -> Config:
     return validate_config(merge(base, overlay), SOURCE)
 
 
-def read_stored_overlay(db_path: Path) -> tuple[dict[str, Any], str, str | None] | None:
-    """(overlay, sha256, version) from `station_meta`, or None (no database, table or overlay yet).
+def read_stored_overlay(db_path: Path) -> tuple[str, str, str | None] | None:
+    """(overlay as JSON text, sha256, version) from `station_meta`, or None (no database, table or overlay yet).
 
     Read once at start-up, before the daemon's loop and database thread exist.
     """
@@ -109,7 +111,7 @@ def read_stored_overlay(db_path: Path) -> tuple[dict[str, Any], str, str | None]
         return None
     if "config_overlay" not in rows:
         return None
-    return json.loads(rows["config_overlay"]), rows.get("config_overlay_sha256", ""), rows.get("config_overlay_version")
+    return rows["config_overlay"], rows.get("config_overlay_sha256", ""), rows.get("config_overlay_version")
 
 
 def effective_config(file_config: Config) -> tuple[Config, OverlayState]:
@@ -117,9 +119,13 @@ def effective_config(file_config: Config) -> tuple[Config, OverlayState]:
     stored = read_stored_overlay(file_config.database.path)
     if stored is None:
         return file_config, OverlayState("none")
-    overlay, sha256, version = stored
+    text, sha256, version = stored
     try:
-        config = apply_overlay(file_config, overlay)
+        config = apply_overlay(file_config, json.loads(text))
+    except ValueError as exc:  # a damaged row: run on the file, say why
+        detail = f"the stored overlay is not JSON: {exc}"
+        log.error("stored config overlay %s (version %s) is not applied: %s", sha256[:12], version, detail)
+        return file_config, OverlayState("rejected", sha256, version, detail[:500])
     except ConfigError as exc:
         detail = "; ".join(exc.problems)
         log.error("stored config overlay %s (version %s) is not applied: %s", sha256[:12], version, detail)

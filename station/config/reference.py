@@ -26,8 +26,8 @@ Examples: `examples/station.sim.toml` (the demo station), `examples/station.hw.t
 A signed `apply_config_overlay` command (docs/mqtt.md) stores a partial config on the station; it
 takes effect at the next start. Tables merge key by key, a list or a value replaces the file's,
 and the result is validated like the file (the command is refused with every problem if not).
-An overlay may not touch the station's identity, reachability or trust anchors:
-{protected}.
+An overlay may not touch the station's identity, reachability or trust anchors, nor replace a
+table that holds them (`"mqtt": null` is refused): {protected}.
 If a stored overlay no longer fits the file (the file was changed since), the station runs on
 the file alone, logs why, and `/api/health` shows `config_overlay.state = "rejected"`.
 

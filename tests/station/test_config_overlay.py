@@ -83,6 +83,7 @@ def test_an_overlay_changes_only_what_it_names(db_path):
         ({"http": {"host": "0.0.0.0"}}, "http: may not be changed remotely"),
         ({"mqtt": {"operator_keys": {"evil": "AAAA"}}}, "mqtt.operator_keys: may not be changed remotely"),
         ({"mqtt": {"brokers": [{"host": "evil.example"}]}}, "mqtt.brokers: may not be changed remotely"),
+        ({"mqtt": None}, "mqtt: may not be replaced as a whole remotely (it holds mqtt.brokers"),
         ({"zones": {"chiller": {"alarm_delay_s": -1}}}, "zones.chiller.alarm_delay_s: Input should be greater than"),
         ({"zones": {"chiller": {"colour": "red"}}}, "zones.chiller.colour: unknown key"),
         ({"compartments": [{"id": 1, "bus": "nowhere", "board": 0, "lock": 1}]}, "no lock bus named 'nowhere'"),
@@ -93,7 +94,7 @@ def test_overlays_that_do_not_fit_are_refused_with_the_reason(db_path, overlay, 
     with pytest.raises(ConfigError) as caught:
         apply_overlay(config, overlay)
     assert any(expected in problem for problem in caught.value.problems), caught.value.problems
-    with pytest.raises(ValueError, match=r"may not be changed|Input should|unknown key|no lock bus"):
+    with pytest.raises(ValueError, match=r"may not be (changed|replaced)|Input should|unknown key|no lock bus"):
         check_overlay(config, overlay)  # what the command handler answers
 
 
@@ -111,6 +112,12 @@ def test_start_up_applies_a_stored_overlay_or_runs_on_the_file(tmp_path, db_path
     effective, state = effective_config(config)
     assert (state.state, state.sha256) == ("rejected", "s2")
     assert "zones.freezer.temperature_class: Field required" in state.detail
+    assert effective == config
+
+    with sqlite3.connect(db_path) as con:  # a damaged row must not stop the station
+        con.execute("UPDATE station_meta SET value = '{not json' WHERE key = 'config_overlay'")
+    effective, state = effective_config(config)
+    assert state.state == "rejected" and state.detail.startswith("the stored overlay is not JSON")
     assert effective == config
 
 
