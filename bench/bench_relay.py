@@ -30,11 +30,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from simulators.mqtt.localbroker import Mosquitto, free_port, wait_listening  # noqa: E402
 from station.db import migrate  # noqa: E402
 from station.db.engine import Database  # noqa: E402
 from station.db.models import Priority  # noqa: E402
 from station.outbox import record_event  # noqa: E402
-from sync.localbroker import Mosquitto, free_port, wait_listening  # noqa: E402
 
 STATION = "bench-1"
 QUEUE_CAP = 10_000  # bare loop: messages queued in paho at most
@@ -330,7 +330,7 @@ def main() -> None:
                     [
                         PY,
                         "-m",
-                        "sync.faultproxy",
+                        "simulators.mqtt.faultproxy",
                         "--target-port",
                         str(broker.port),
                         "--port",

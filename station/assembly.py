@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .cardterminal import CardTerminal
 from .coldchain import ColdChain
 from .config import Config, ConfigError
 from .config.overlay import OverlayState, apply_overlay
 from .daemon import Station
 from .lockwall import LockWall
-from .payment import CardTerminal
 from .purchase import PurchaseService
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import enum
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from common.tasks import cancel_tasks
+
+__all__ = ["Component", "ComponentHealth", "ProgressMixin", "Status", "cancel_tasks"]
 
 
 class Status(enum.StrEnum):
@@ -54,13 +55,3 @@ class ProgressMixin:
 
     def progress(self) -> float | None:
         return self._last_progress
-
-
-async def cancel_tasks(tasks: Iterable[asyncio.Task[Any]]) -> None:
-    """Cancel background tasks and wait until each has ended; their errors are not re-raised here."""
-    tasks = list(tasks)
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task

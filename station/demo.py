@@ -164,9 +164,9 @@ async def demo_platform(config: Config) -> AsyncIterator[None]:
     broker = config.mqtt.brokers[0]
     if broker.host not in ("127.0.0.1", "localhost"):
         raise ValueError(f"mqtt.brokers[0]: the demo starts its broker on 127.0.0.1, not {broker.host!r}")
+    from central.consumer import Platform
+    from simulators.mqtt.localbroker import Mosquitto, find_mosquitto
     from sync.connector import Endpoint
-    from sync.localbroker import Mosquitto, find_mosquitto
-    from sync.platform import Platform
 
     if find_mosquitto() is None:
         log.warning("mosquitto is not installed (scripts/setup installs it): the demo runs without its broker")

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from .db.engine import raw_cursor, rowcount
 from .db.models import Counter, OutboxEvent, Priority
 from .db.types import to_db_time, utcnow
 
@@ -54,7 +55,7 @@ def record_event(
     if priority is not Priority.TELEMETRY and expires_at is not None:
         raise ValueError("only telemetry may expire; money, alarms, orders and audit never do")
     stream = TELEMETRY if priority is Priority.TELEMETRY else MAIN
-    cursor = session.connection().connection.driver_connection.cursor()
+    cursor = raw_cursor(session)
     try:
         row = cursor.execute(_NEXT, (f"outbox.{stream}",)).fetchone()
         if row is None:
@@ -98,7 +99,7 @@ def mark_delivered_up_to(session: Session, epoch: str, seq: int) -> int:
         )
         .values(delivered_at=utcnow())
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def mark_delivered(session: Session, event_ids: list[str]) -> int:
@@ -110,4 +111,4 @@ def mark_delivered(session: Session, event_ids: list[str]) -> int:
         .where(OutboxEvent.event_id.in_(event_ids), OutboxEvent.delivered_at.is_(None))
         .values(delivered_at=utcnow())
     )
-    return result.rowcount or 0
+    return rowcount(result)

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from drivers.backoff import Backoff
+from common.backoff import Backoff
 from station import __version__
 from station.components import ComponentHealth, ProgressMixin, Status, cancel_tasks
 from station.config.mqtt import MqttConfig
@@ -84,7 +84,7 @@ class SyncComponent(ProgressMixin):
         )
         register_handlers(self.router)
         self.telemetry = Telemetry(self, status_provider)
-        self.identity = {
+        self.identity: dict[str, Any] = {
             "software_version": software_version,
             "config_version": config_version,
             "config_hash": config_hash,

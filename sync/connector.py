@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drivers.availability import Availability
-from drivers.backoff import Backoff
+from common.availability import Availability
+from common.backoff import Backoff
 
 from .mqttio import (
     ConnectError,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from station.db.engine import rowcount
 from station.db.models import InboxCommand, IssuerState
 from station.db.types import utcnow
 
@@ -84,4 +85,4 @@ def prune(session: Session, keep_after_expiry: timedelta) -> int:
     """Forget commands long past their expiry (they are refused as expired anyway)."""
     cutoff = utcnow() - keep_after_expiry
     result = session.execute(delete(InboxCommand).where(InboxCommand.expires_at < cutoff))
-    return result.rowcount or 0
+    return rowcount(result)

@@ -172,7 +172,7 @@ class MqttConnection:
         client.on_socket_unregister_write = self._cb_unregister_write
         if callable(getattr(client, "_sock_recv", None)):
             self._buffer = ReadBuffer(client._sock_recv)
-            client._sock_recv = self._buffer.recv  # type: ignore[method-assign]
+            client._sock_recv = self._buffer.recv  # type: ignore[method-assign,assignment]
         self._loop.add_reader(self._sock, self._readable)
         if client.want_write():
             self._loop.add_writer(self._sock, self._writable)

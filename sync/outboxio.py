@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from station.db.engine import raw_cursor, rowcount
 from station.db.models import Priority
 from station.db.types import to_db_time, utcnow
 from station.outbox import MAIN, TELEMETRY, mark_delivered, mark_delivered_up_to
@@ -44,7 +45,7 @@ _ACK_RANGE = (
 
 
 def _cursor(session: Session) -> Any:
-    return session.connection().connection.driver_connection.cursor()
+    return raw_cursor(session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,7 @@ def reopen_from(session: Session, epoch: str, seq: int) -> int:
         ),
         {"main": MAIN, "epoch": epoch, "seq": seq},
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def shrink_telemetry(session: Session, max_rows: int) -> int:
@@ -134,15 +135,15 @@ def shrink_telemetry(session: Session, max_rows: int) -> int:
             "AND expires_at IS NOT NULL AND expires_at <= :now"
         ),
         {"tele": TELEMETRY, "now": to_db_time(utcnow())},
-    ).rowcount
+    )
     over = session.execute(
         text(
             "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE stream = :tele "
             "AND delivered_at IS NULL ORDER BY seq DESC LIMIT -1 OFFSET :cap)"
         ),
         {"tele": TELEMETRY, "cap": max_rows},
-    ).rowcount
-    return (expired or 0) + (over or 0)
+    )
+    return rowcount(expired) + rowcount(over)
 
 
 def prune_delivered(session: Session, keep: timedelta) -> int:
@@ -151,7 +152,7 @@ def prune_delivered(session: Session, keep: timedelta) -> int:
     result = session.execute(
         text("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < :cutoff"), {"cutoff": cutoff}
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 @dataclass(frozen=True)

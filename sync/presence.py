@@ -61,14 +61,14 @@ def device_status(provided: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], 
     `available` (and anything else the device reports); both become objects with `available`.
     `temperatures` maps a zone to degrees Celsius; non-numbers and NaN are dropped.
     """
-    devices_in = provided.get("devices") if isinstance(provided.get("devices"), dict) else {}
+    devices_in: dict[str, Any] = provided["devices"] if isinstance(provided.get("devices"), dict) else {}
     devices: dict[str, dict[str, Any]] = {}
     for name, info in devices_in.items():
         if isinstance(info, str):
             devices[str(name)] = {"status": info, "available": info != "down"}
         elif isinstance(info, dict):
             devices[str(name)] = dict(info)
-    temps_in = provided.get("temperatures") if isinstance(provided.get("temperatures"), dict) else {}
+    temps_in: dict[str, Any] = provided["temperatures"] if isinstance(provided.get("temperatures"), dict) else {}
     temperatures = {
         str(k): float(v)
         for k, v in temps_in.items()

@@ -79,9 +79,9 @@ class AckTracker:
                 if event_id is not None:
                     self._ids.pop(event_id, None)
         for event_id in event_ids:
-            seq = self._ids.pop(event_id, None)
-            if seq is not None:
-                self._main.pop(seq, None)  # its heap entry is skipped lazily
+            popped = self._ids.pop(event_id, None)
+            if popped is not None:
+                self._main.pop(popped, None)  # its heap entry is skipped lazily
         return before - len(self._ids)
 
     def clear(self) -> None:
@@ -332,7 +332,7 @@ class Relay:
         timeout = self.poll_s
         if self._ack_deadline is not None:
             timeout = max(0.01, min(timeout, self._ack_deadline - time.monotonic()))
-        waiter = asyncio.ensure_future(self._wake.wait())
+        waiter: asyncio.Future[Any] = asyncio.ensure_future(self._wake.wait())
         try:
             await asyncio.wait([waiter, conn.closed], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:

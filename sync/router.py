@@ -191,7 +191,7 @@ class CommandRouter:
                 issued_at=parse_time(_text(body, "issued_at")),
                 expires_at=parse_time(_text(body, "expires_at")),
                 action=_text(body, "action"),
-                params=body.get("params") if isinstance(body.get("params"), dict) else {},
+                params=body["params"] if isinstance(body.get("params"), dict) else {},
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise Rejected("malformed", str(exc), hint=hint) from None

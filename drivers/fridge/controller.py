@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from ..availability import AvailabilitySnapshot
+from common.availability import AvailabilitySnapshot
+
 from ..modbus import ModbusExceptionResponse, ModbusLine
 from .codec import (
     ReadBlock,
@@ -105,7 +107,7 @@ class FridgeController:
         )
 
     async def _read_block(self, block: ReadBlock) -> list[int] | list[bool]:
-        readers = {
+        readers: dict[str, Any] = {
             "hr": self.line.read_holding,
             "ir": self.line.read_input,
             "coil": self.line.read_coils,

@@ -6,8 +6,9 @@ import dataclasses
 import logging
 import math
 
-from ..availability import Availability
-from ..backoff import Backoff
+from common.availability import Availability
+from common.backoff import Backoff
+
 from .events import BoardBaseline, BoardCounters, BoardDown, BoardSnapshot, BoardUp, LockChanged, LockEvent
 from .status import BoardSpec, BoardStatus
 

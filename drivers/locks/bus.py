@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..availability import Availability
-from ..backoff import Backoff
+from common.availability import Availability
+from common.backoff import Backoff
+
 from ..serialio import SerialTransport, TransportError
 from .board import BoardTracker
 from .codec import LockCodecError

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..availability import AvailabilitySnapshot
+from common.availability import AvailabilitySnapshot
+
 from .status import BoardStatus, LockState
 
 

@@ -20,8 +20,9 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.framer.rtu import FramerRTU
 from pymodbus.pdu import ModbusPDU
 
-from ..availability import Availability, AvailabilitySnapshot
-from ..backoff import Backoff
+from common.availability import Availability, AvailabilitySnapshot
+from common.backoff import Backoff
+
 from ..serialio import TraceHook
 from .errors import (
     InvalidResponse,

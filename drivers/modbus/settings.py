@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.client.base import ModbusBaseClient
@@ -70,7 +71,9 @@ def _host_port(text: str, default_port: int) -> tuple[str, int]:
 
 def make_client(settings: LineSettings, name: str, trace: PacketTrace) -> ModbusBaseClient:
     """Build (not connect) the pymodbus client; pymodbus's own retries and reconnects are off (the line does both)."""
-    common = {"name": name, "timeout": settings.timeout_s, "retries": 0, "reconnect_delay": 0, "trace_packet": trace}
+    common: dict[str, Any] = {
+        "name": name, "timeout": settings.timeout_s, "retries": 0, "reconnect_delay": 0, "trace_packet": trace,
+    }
     client: ModbusBaseClient
     if settings.tcp is not None:
         host, port = _host_port(settings.tcp, 502)

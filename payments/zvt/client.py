@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from drivers.availability import Availability
+from common.availability import Availability
 
 from . import commands
 from .dialogue import Decide, Dialogue, DialogueRecord, Observer

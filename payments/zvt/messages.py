@@ -41,7 +41,7 @@ class Message:
                 value = {f"{tag:02X}": raw.hex(" ").upper() for tag, raw in value}
             out[f.name] = value
         if hasattr(self, "text") and "text" not in out:
-            out["text"] = self.text  # type: ignore[attr-defined]
+            out["text"] = self.text
         return out
 
 

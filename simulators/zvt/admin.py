@@ -7,6 +7,7 @@ from payments.zvt.messages import ACK_POSITIVE, PrintTextBlock, StatusInformatio
 from payments.zvt.tables import ConfigByte
 from payments.zvt.totals import IndividualTotals, encode_totals
 
+from .coreview import CoreView
 from .ledger import Transaction
 from .session import Session
 
@@ -14,7 +15,7 @@ ALREADY_REVERSED, REVERSAL_NOT_POSSIBLE, PREAUTH_TOO_HIGH, PREAUTH_ERROR = 0xB4,
 WAITING_FOR_HOST = 0x04
 
 
-class AdminFlows:
+class AdminFlows(CoreView):
     """Mixin of TerminalCore."""
 
     def _result(self, txn: Transaction, amount: int) -> StatusInformation:

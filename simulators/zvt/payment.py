@@ -19,6 +19,7 @@ from payments.zvt.messages import ACK_POSITIVE, Acknowledgement, PrintLine, Stat
 from payments.zvt.tables import ConfigByte
 
 from .channels import ChannelClosed
+from .coreview import CoreView
 from .ledger import Card, Kind, Transaction
 from .script import Outcome
 from .session import Session
@@ -37,7 +38,7 @@ def _euros(cents: int) -> str:
     return f"{cents // 100},{cents % 100:02d}"
 
 
-class PaymentFlows:
+class PaymentFlows(CoreView):
     """Mixin of TerminalCore (uses its config, ledger, prompt/finish helpers)."""
 
     def status_info(self, code: int, amount: int, card: Card, txn: Transaction | None = None) -> StatusInformation:

@@ -23,7 +23,7 @@ from payments.zvt.tables import UNATTENDED_CONFIG, ConfigByte
 
 from .admin import AdminFlows
 from .channels import Channel, ChannelClosed
-from .ledger import CARDS, Ledger
+from .ledger import CARDS, Card, Ledger
 from .payment import PaymentFlows
 from .script import Outcome, Script, SimConfig
 from .session import Session
@@ -71,7 +71,7 @@ class TerminalCore(PaymentFlows, AdminFlows):
             return Script(Outcome.DECLINE, 0x05)
         return Script(Outcome.APPROVE)
 
-    def pick_card(self, script: Script):  # -> Card
+    def pick_card(self, script: Script) -> Card:
         return CARDS[script.card] if script.card is not None else self.rng.choice(CARDS)
 
     def note(self, text: str) -> None:

@@ -139,9 +139,9 @@ def action_params(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
 
 def _access(args: argparse.Namespace, client_id: str):  # -> BrokerAccess
+    from central.console import BrokerAccess
     from sync.connector import Endpoint
     from sync.mqttio import ConnectOptions, TlsFiles
-    from sync.ops import BrokerAccess
 
     endpoints = []
     for item in args.broker or [DEFAULT_BROKER]:
@@ -172,8 +172,8 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    from central.console import next_issuer_seq, send_command
     from sync.mqttio import ConnectError
-    from sync.ops import next_issuer_seq, send_command
     from sync.signing import load_private_key
 
     action, params = action_params(args)
@@ -205,7 +205,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_stations(args: argparse.Namespace) -> int:
-    from sync.ops import list_stations
+    from central.console import list_stations
 
     views = asyncio.run(list_stations(_access(args, _client_id("list")), args.listen))
     if not views:
@@ -222,7 +222,7 @@ def cmd_stations(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from sync.ops import watch
+    from central.console import watch
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
@@ -232,7 +232,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_platform(args: argparse.Namespace) -> int:
-    from sync.platform import Platform
+    from central.consumer import Platform
 
     access = _access(args, args.client_id)
 

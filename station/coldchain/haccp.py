@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..db.engine import raw_cursor as db_raw_cursor
 from ..db.types import to_db_time
 
 GENESIS = bytes(32)
@@ -75,7 +76,7 @@ def row_hash(prev: bytes, row: Row) -> bytes:
 
 def raw_cursor(session: Session) -> Any:
     """The sqlite3 cursor of the session's transaction: bulk rows without the ORM (as the outbox does)."""
-    return session.connection().connection.driver_connection.cursor()
+    return db_raw_cursor(session)
 
 
 def head(session: Session) -> tuple[int, bytes]:

@@ -63,7 +63,7 @@ def stocked_compartments(session: Session, zones: Collection[str]) -> list[Stock
     ).all()
     found: dict[int, tuple[str, set[str]]] = {}
     for comp_id, zone, cls in rows:
-        found.setdefault(comp_id, (zone, set()))[1].add(cls)
+        found.setdefault(comp_id, (str(zone), set()))[1].add(cls)
     return [Stocked(c, zone, frozenset(classes)) for c, (zone, classes) in sorted(found.items())]
 
 

@@ -174,5 +174,18 @@ class Database:
         await self.read(lambda s: s.execute(text("SELECT 1")).scalar())
 
 
+def raw_cursor(session: Session) -> sqlite3.Cursor:
+    """The sqlite3 cursor of the session's transaction, for hot paths that skip the ORM."""
+    driver = session.connection().connection.driver_connection
+    if driver is None:
+        raise DatabaseError("the session has no open connection")
+    return driver.cursor()
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE or DELETE touched (SQLAlchemy types its result generically)."""
+    return int(result.rowcount or 0)
+
+
 def new_epoch() -> str:
     return str(uuid.uuid4())

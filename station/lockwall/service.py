@@ -246,10 +246,10 @@ class LockWall:
                 if not self._recovering:
                     self._recovered.set()
             elif is_open:
-                await self.db.write(lambda s, c=compartment: doors.door_open_at_boot(s, c))
+                await self.db.write(partial(doors.door_open_at_boot, compartment_id=compartment))
                 self._start_left_open_timer(compartment)
             else:
-                await self.db.write(lambda s, c=compartment: doors.set_door_state(s, c, "closed"))
+                await self.db.write(partial(doors.set_door_state, compartment_id=compartment, door_state="closed"))
 
     async def _recover(self, compartment: int, op_id: int, state: DoorState, *, is_open: bool) -> None:
         """Boot-time recovery of one unfinished operation; never sends a pulse."""

@@ -35,14 +35,14 @@ from payments.zvt import (
 )
 
 from .. import crashpoints
+from ..cardterminal import CardTerminal
+from ..cardterminal.prompts import FINAL_TEXT, prompt_for
 from ..coldchain.transitions import sale_blocked
 from ..components import ComponentHealth, Status, cancel_tasks
 from ..db.engine import Database
 from ..db.models import Compartment, CompartmentStatus, Sale, SaleLine
 from ..db.types import utcnow
 from ..lockwall import DoorOutcome, LockWall
-from ..payment import CardTerminal
-from ..payment.prompts import FINAL_TEXT, prompt_for
 from ..stock import offers
 from . import states
 from .progress import ProgressBoard

@@ -14,13 +14,13 @@ from sqlalchemy import select
 from payments.zvt import ZvtClient, ZvtSettings, ZvtTimers
 from simulators.locks import LockBusSimulator
 from simulators.zvt import SimConfig, ZvtSimulator
+from station.cardterminal import CardTerminal
 from station.config import parse_config
 from station.db import migrate
 from station.db.engine import Database
 from station.db.models import Alarm, Compartment, OutboxEvent, Product, Sale
 from station.db.types import utcnow
 from station.lockwall import LockWall
-from station.payment import CardTerminal
 from station.purchase import FINAL, PurchaseService
 from station.stock import load_compartment
 from tests.conftest import minimal_config

@@ -16,15 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
+from central.console import BrokerAccess, send_command
+from central.consumer import Platform
+from simulators.mqtt.localbroker import Mosquitto
 from station.assembly import check_overlay, config_hash
 from station.config import ConfigError, parse_config
 from station.config.overlay import apply_overlay, effective_config, merge
 from station.db import migrate
 from sync.connector import Endpoint
-from sync.localbroker import Mosquitto
 from sync.mqttio import ConnectOptions
-from sync.ops import BrokerAccess, send_command
-from sync.platform import Platform
 from sync.signing import generate_key
 from tests.conftest import REPO, free_port, minimal_config
 from tests.station.daemon_helpers import mqtt_section

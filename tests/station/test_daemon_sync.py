@@ -9,15 +9,15 @@ from pathlib import Path
 
 import httpx
 
+from central.console import BrokerAccess, send_command
+from central.consumer import Platform
 from simulators.locks import LockBusSimulator
+from simulators.mqtt.localbroker import Mosquitto
 from station.db import migrate
 from station.db.engine import Database
 from station.journal import audit
 from sync.connector import Endpoint
-from sync.localbroker import Mosquitto
 from sync.mqttio import ConnectOptions
-from sync.ops import BrokerAccess, send_command
-from sync.platform import Platform
 from sync.signing import generate_key
 from tests.conftest import REPO, free_port, minimal_config
 from tests.station.daemon_helpers import mqtt_section

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from drivers.backoff import Backoff
+from central.consumer import Platform
+from common.backoff import Backoff
+from simulators.mqtt.localbroker import Mosquitto
 from station.db.engine import Database
 from sync.connector import Endpoint
-from sync.localbroker import Mosquitto
-from sync.platform import Platform
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from drivers.backoff import Backoff
+from central.consumer import Platform
+from common.backoff import Backoff
+from simulators.mqtt.localbroker import STATION_ACL, Mosquitto
 from station.config.mqtt import TlsConfig
 from sync.component import SyncComponent
 from sync.connector import Endpoint
-from sync.localbroker import STATION_ACL, Mosquitto
 from sync.mqttio import ConnectError, TlsFiles
-from sync.platform import Platform
 from tests.sync.pki import Pki
 from tests.sync.sync_helpers import Observer, mqtt_config, record_sales, wait_connected
 

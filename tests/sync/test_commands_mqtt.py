@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from central.console import BrokerAccess, list_stations, send_command
 from station.db.models import Compartment
 from station.db.types import utcnow
 from sync.component import SyncComponent
 from sync.connector import Endpoint
 from sync.mqttio import ConnectOptions
-from sync.ops import BrokerAccess, list_stations, send_command
 from sync.signing import command_body, generate_key, public_key_text, sign_command
 from tests.sync.sync_helpers import STATION, Observer, mqtt_config, wait_connected
 

@@ -11,6 +11,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from central.console import BrokerAccess, send_command
+from simulators.mqtt.faultproxy import FaultProxy
 from station.db.models import Compartment, Priority
 from station.db.types import utcnow
 from station.journal import audit, clear_alarm, raise_alarm
@@ -18,9 +20,7 @@ from station.outbox import record_event
 from sync import schemas
 from sync.component import SyncComponent
 from sync.connector import Endpoint
-from sync.faultproxy import FaultProxy
 from sync.mqttio import ConnectOptions
-from sync.ops import BrokerAccess, send_command
 from sync.signing import generate_key, public_key_text
 from tests.sync.sync_helpers import STATION, Observer, mqtt_config, wait_connected
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync.localbroker import STATION_ACL
+from simulators.mqtt.localbroker import STATION_ACL
 from sync.params import ACTIONS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

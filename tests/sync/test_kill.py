@@ -11,10 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from drivers.backoff import Backoff
+from central.consumer import Platform
+from common.backoff import Backoff
 from station.db.models import OutboxEvent
 from sync.connector import Endpoint
-from sync.platform import Platform
 from tests.sync.sync_helpers import STATION, record_sales
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from drivers.backoff import Backoff
+from central.consumer import Platform
+from common.backoff import Backoff
+from simulators.mqtt.localbroker import NatsCluster
 from station.outbox import pending_count
 from sync.component import SyncComponent
 from sync.connector import Endpoint
-from sync.localbroker import NatsCluster
-from sync.platform import Platform
 from tests.sync.sync_helpers import STATION, mqtt_config, record_sales, wait_connected
 
 

@@ -7,13 +7,13 @@ import asyncio
 
 from sqlalchemy import select
 
+from simulators.mqtt.faultproxy import FaultProxy
 from station import __version__
 from station.db.models import Compartment, OutboxEvent, Priority
 from station.db.types import utcnow
 from station.journal import raise_alarm
 from station.outbox import record_event
 from sync.component import SyncComponent
-from sync.faultproxy import FaultProxy
 from tests.sync.sync_helpers import STATION, Observer, mqtt_config
 
 STATE = f"station/{STATION}/state"

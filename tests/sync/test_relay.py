@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from central.consumer import Platform
+from simulators.mqtt.faultproxy import FaultProxy
 from station.db.engine import Database
 from station.db.models import Priority
 from station.db.types import utcnow
@@ -16,8 +18,6 @@ from station.journal import raise_alarm
 from station.outbox import last_seq, pending_count, record_event
 from sync.component import SyncComponent
 from sync.connector import Endpoint
-from sync.faultproxy import FaultProxy
-from sync.platform import Platform
 from tests.sync.sync_helpers import STATION, mqtt_config, record_sales
 
 

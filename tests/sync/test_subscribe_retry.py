@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from simulators.mqtt.faultproxy import FaultProxy, SubackRefuser
 from station.outbox import pending_count
 from sync.component import SyncComponent
-from sync.faultproxy import FaultProxy, SubackRefuser
 from tests.sync.sync_helpers import STATION, mqtt_config, record_sales, wait_connected
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from central.store import to_ranges
 from sync.contract import Topics, check_station_id, type_to_topic
 from sync.mqtttypes import ReadBuffer
 from sync.outboxio import Pending
-from sync.platformstore import to_ranges
 from sync.relay import AckTracker, _ranges
 
 

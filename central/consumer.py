@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from drivers.backoff import Backoff
-from station.components import cancel_tasks
-
-from .connector import Connector, Endpoint, subscribe_until_granted
-from .contract import (
+from common.backoff import Backoff
+from common.tasks import cancel_tasks
+from sync.connector import Connector, Endpoint, subscribe_until_granted
+from sync.contract import (
     ACK,
     COMMAND_RESULT,
     EVENT,
@@ -39,8 +38,9 @@ from .contract import (
     encode,
     now_iso,
 )
-from .mqttio import ConnectOptions, ConnectResult, Incoming, MqttConnection, NotConnected, TlsFiles, Will
-from .platformstore import PlatformStore
+from sync.mqttio import ConnectOptions, ConnectResult, Incoming, MqttConnection, NotConnected, TlsFiles, Will
+
+from .store import PlatformStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

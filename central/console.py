@@ -19,10 +19,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .connector import Endpoint
-from .contract import COMMAND_RESULT, HEARTBEAT, SNAPSHOT, STATE, Topics, decode
-from .mqttio import ConnectError, ConnectOptions, Incoming, MqttConnection, open_connection
-from .signing import command_body, sign_command
+from sync.connector import Endpoint
+from sync.contract import COMMAND_RESULT, HEARTBEAT, SNAPSHOT, STATE, Topics, decode
+from sync.mqttio import ConnectError, ConnectOptions, Incoming, MqttConnection, open_connection
+from sync.signing import command_body, sign_command
 
 
 @dataclass(frozen=True)

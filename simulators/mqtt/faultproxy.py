@@ -8,7 +8,7 @@ topic), as a clustered broker that is still electing its leaders sends them. `bl
 makes every link half-open: connections stay up but nothing gets through in either direction, as
 when a rural LTE link dies without a reset (only the MQTT keepalive can tell).
 
-    python -m sync.faultproxy --target-port 1883 --latency-ms 25   # 50 ms RTT
+    python -m simulators.mqtt.faultproxy --target-port 1883 --latency-ms 25   # 50 ms RTT
 """
 
 from __future__ import annotations

@@ -178,7 +178,7 @@ class NatsCluster:
 
     def __init__(self, workdir: Path, size: int = 3) -> None:
         self.workdir = Path(workdir)
-        self.nodes = [NatsNode(f"n{i + 1}", *(free_port() for _ in range(4))) for i in range(size)]
+        self.nodes = [NatsNode(f"n{i + 1}", free_port(), free_port(), free_port(), free_port()) for i in range(size)]
 
     def _conf(self, node: NatsNode) -> Path:
         store = self.workdir / node.name / "js"

@@ -1,0 +1,1 @@
+"""Neutral helpers every layer may use: backoff, availability."""
