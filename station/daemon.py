@@ -123,7 +123,7 @@ class Station:
         statuses = {c["status"] for c in components.values()}
         overall = (
             Status.DOWN
-            if components["database"]["status"] != "up"
+            if components["database"]["status"] == "down"
             else (Status.UP if statuses == {"up"} else Status.DEGRADED)
         )
         return {

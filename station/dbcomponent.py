@@ -49,7 +49,9 @@ class DatabaseComponent(ProgressMixin):
         return dict(self._outbox)
 
     def health(self) -> ComponentHealth:
-        status = Status.UP if self.db.engine is not None else Status.DOWN
+        """Down when not open; degraded while writes fail (disk full, locked), with the last error."""
         db = self.db
-        detail = {"path": str(db.path), "epoch": db.epoch, "pragmas": db.pragmas, "outbox": self.outbox()}
+        writes = db.write_state()
+        status = Status.DOWN if db.engine is None else Status.UP if writes["writes"] == "ok" else Status.DEGRADED
+        detail = {"path": str(db.path), "epoch": db.epoch, "pragmas": db.pragmas, "outbox": self.outbox(), **writes}
         return ComponentHealth(status, detail)

@@ -11,8 +11,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..compartments import offers
 from ..db.models import Sale
-from ..stock import offers
 
 router = APIRouter(tags=["buying"])
 
