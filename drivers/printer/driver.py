@@ -20,7 +20,7 @@ from typing import Any
 from common.availability import Availability, AvailabilitySnapshot
 
 from ..serialio import TransportError
-from .status import Fault, PrinterStatus, StatusKind, assess, status_request, unreachable
+from .status import Fault, PrinterStatus, StatusKind, assess, is_valid, status_request, unreachable
 from .transport import PrinterTransport, open_transport
 
 BEFORE_JOB = (StatusKind.PRINTER, StatusKind.OFFLINE_CAUSE, StatusKind.PAPER)
@@ -99,7 +99,7 @@ class Printer:
         self,
         port: str,
         *,
-        name: str = "printer",
+        name: str = "receipt-printer",
         status_timeout_s: float = 0.5,
         chunk_size: int = 1024,
         remember_jobs: int = 1000,
@@ -114,7 +114,7 @@ class Printer:
         self.chunk_size = chunk_size
         self._transport = transport or open_transport(port, name=name, **transport_options)
         self._log = logger or logging.getLogger(__name__)
-        self.availability = Availability(f"printer {name} ({port})", self._log)
+        self.availability = Availability(f"{name} ({port})", self._log)
         self.last_status: PrinterStatus | None = None
         self.jobs_printed = 0
         self._near_end = False
@@ -180,10 +180,14 @@ class Printer:
             return unreachable(Fault.PORT_UNAVAILABLE, str(exc), wanted)
         replies: dict[int, int | None] = {}
         try:
-            for kind in wanted:
-                replies[kind] = await self._ask(kind)
-                if replies[kind] is None:
+            queue = list(wanted)
+            while queue:
+                kind = queue.pop(0)
+                reply = replies[int(kind)] = await self._ask(kind)
+                if reply is None:
                     break  # a silent printer would make every further query wait the whole timeout
+                if kind is StatusKind.OFFLINE_CAUSE and _error_bit(reply) and StatusKind.ERROR_CAUSE not in wanted:
+                    queue.insert(0, StatusKind.ERROR_CAUSE)  # n = 3 names the error, so a refusal says what to fix
         except TransportError as exc:
             await self._transport.close()  # reopened on the next call (a network printer that restarted)
             return unreachable(Fault.PORT_UNAVAILABLE, str(exc), wanted)
@@ -214,3 +218,8 @@ class Printer:
             assert status.fault is not None
             self.availability.mark_down(status.fault.value)
         return status
+
+
+def _error_bit(reply: int | None) -> bool:
+    """n = 2 bit 6: an error is why the printer is offline (only meaningful on a valid byte)."""
+    return reply is not None and is_valid(reply) and bool(reply & 0x40)

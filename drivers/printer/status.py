@@ -172,7 +172,7 @@ class PrinterStatus:
             "faults": [f.value for f in self.faults],
             "online": self.online,
             "paper_near_end": self.paper_near_end,
-            "replies": {str(n): (None if b is None else f"{b:02X}") for n, b in sorted(self.replies.items())},
+            "replies": {str(int(n)): (None if b is None else f"{b:02X}") for n, b in sorted(self.replies.items())},
             "detail": self.detail,
         }
 
@@ -197,7 +197,7 @@ def assess(replies: Mapping[int, int | None], detail: str | None = None) -> Prin
     ordered = tuple(f for f in FAULT_PRIORITY if f in faults)
     text = "; ".join([*([detail] if detail else []), *problems]) or None
     return PrinterStatus(
-        replies=dict(replies),
+        replies={int(n): b for n, b in replies.items()},
         printer=_get(parts, StatusKind.PRINTER, PrinterState),
         offline_cause=_get(parts, StatusKind.OFFLINE_CAUSE, OfflineCause),
         error_cause=_get(parts, StatusKind.ERROR_CAUSE, ErrorCause),
@@ -209,7 +209,7 @@ def assess(replies: Mapping[int, int | None], detail: str | None = None) -> Prin
 
 def unreachable(fault: Fault, detail: str, queried: Iterable[int] = ()) -> PrinterStatus:
     """The status when the port itself failed: no byte for any query."""
-    return PrinterStatus(replies={n: None for n in queried}, faults=(fault,), detail=detail)
+    return PrinterStatus(replies={int(n): None for n in queried}, faults=(fault,), detail=detail)
 
 
 def _get(parts: Mapping[StatusKind, StatusPart], kind: StatusKind, cls: type[_Part]) -> _Part | None:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import re
+import socket
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 import serial
 
 from ..serialio import SerialTransport, TraceHook, TransportError
+from .escposlib import escpos_printer
 
 FlowControl = Literal["none", "rtscts", "dsrdtr", "xonxoff"]
 _USB_PORT = re.compile(r"^usb:([0-9a-fA-F]{4}):([0-9a-fA-F]{4})$")
@@ -78,9 +80,15 @@ class SerialPrinterTransport(SerialTransport):
         }
 
         def _open() -> serial.SerialBase:
-            return serial.serial_for_url(
+            port = serial.serial_for_url(
                 self.url, timeout=0, write_timeout=self.write_timeout_s, **self._settings, **flow
             )
+            sock = getattr(port, "_socket", None)  # socket:// (pyserial 3.5 keeps it there)
+            if sock is not None:
+                # Without this, Nagle holds each chunk and the status query after a job until the
+                # printer's delayed ACK (40 ms or more per write).
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return port
 
         self._port = await self._call(_open)
 
@@ -89,9 +97,7 @@ UsbFactory = Callable[..., Any]
 
 
 def _escpos_usb(vendor_id: int, product_id: int, **kwargs: Any) -> Any:
-    from escpos.printer import Usb  # imported here: the serial path never needs pyusb
-
-    return Usb(vendor_id, product_id, **kwargs)
+    return escpos_printer().Usb(vendor_id, product_id, **kwargs)  # imported on first use: serial never needs it
 
 
 class UsbTransport:

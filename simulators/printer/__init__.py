@@ -11,7 +11,7 @@ job = sim.jobs[-1]; job.text, job.barcodes, job.qr_codes, job.cuts, job.transcri
 from .device import Paper, PrinterMechanism, ReplyMode
 from .escpos import EscPosParser, Op
 from .server import PrinterSimulator, paper_cost
-from .transcript import Barcode, Job, QrCode, TextLine, TranscriptBuilder
+from .transcript import Barcode, Job, QrCode, TextLine, TranscriptBuilder, transcribe
 
 __all__ = [
     "Barcode",
@@ -26,4 +26,5 @@ __all__ = [
     "TextLine",
     "TranscriptBuilder",
     "paper_cost",
+    "transcribe",
 ]

@@ -8,8 +8,8 @@ run out in the middle of a job.
 
 Control API (tests, demo): `set_faults(offline=, cover_open=, paper="ok"|"near_end"|"out",
 cutter_error=, unrecoverable=, reply="normal"|"silent"|"late"|"garbage", late_s=)`,
-`replace_paper(lines=None)`, `wait_until(predicate)`, `wait_jobs(count)`, and the records
-`jobs`, `status_queries`, `received`.
+`replace_paper(lines=None)`, `drop_connections()`, `wait_until(predicate)`, `wait_jobs(count)`,
+and the records `jobs`, `status_queries`, `received`, `late_replies_sent`.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class PrinterSimulator:
         self.jobs: list[Job] = []
         self.status_queries: list[int] = []
         self.received = bytearray()
+        self.late_replies_sent = 0
         self.on_job: JobHook | None = None
         self._job_counter = 0
         self._changed = asyncio.Event()
@@ -135,6 +136,12 @@ class PrinterSimulator:
         self.mechanism.paper_lines = lines
         self.mechanism.cover_open = False
 
+    def drop_connections(self) -> None:
+        """A network printer restarting: every TCP connection is closed (the server keeps listening)."""
+        for link in [link for link in self._links if not isinstance(link, PtyLink)]:
+            link.close()
+            self._links.remove(link)
+
     def status_byte(self, n: int) -> int:
         return self.mechanism.status_byte(n)
 
@@ -197,9 +204,14 @@ class PrinterSimulator:
         reply = bytes([self.mechanism.status_byte(n)])
         if mode is ReplyMode.LATE:
             loop = asyncio.get_running_loop()
-            self._late.append(loop.call_later(self.mechanism.late_s, link.write, reply))
+            self._late.append(loop.call_later(self.mechanism.late_s, self._send_late, link, reply))
             return
         link.write(reply)
+
+    def _send_late(self, link: SimLink, reply: bytes) -> None:
+        link.write(reply)
+        self.late_replies_sent += 1
+        self._changed.set()
 
     def _garbage_byte(self) -> int:
         while True:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .escpos import Op
+from .escpos import EscPosParser, Op
 
 BARCODE_SYSTEMS = {
     0: "UPC-A", 1: "UPC-E", 2: "EAN13", 3: "EAN8", 4: "CODE39", 5: "ITF", 6: "CODABAR",
@@ -280,3 +280,15 @@ _HANDLERS: dict[str, Callable[[TranscriptBuilder, Job, Op], None]] = {
     "unknown": TranscriptBuilder._unknown,
     "truncated": TranscriptBuilder._unknown,
 }
+
+
+def transcribe(data: bytes) -> list[Job]:
+    """The jobs a printer would make of `data` (no paper or fault model): for tests and previews."""
+    jobs: list[Job] = []
+    counter = iter(range(1, 1_000_000))
+    builder = TranscriptBuilder(jobs.append, lambda: next(counter))
+    parser = EscPosParser()
+    for op in [*parser.feed(data), *parser.flush()]:
+        builder.apply(op)
+    builder.end_job()
+    return jobs

@@ -85,7 +85,7 @@ def _quiet_logger() -> logging.Logger:
 def _make_printer(args: argparse.Namespace) -> Printer:
     return Printer(
         args.port,
-        name="cli",
+        name="printer-cli",
         status_timeout_s=args.timeout_ms / 1000,
         baudrate=args.baudrate,
         flow_control=args.flow_control,

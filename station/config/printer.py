@@ -1,8 +1,8 @@
 """Configuration of the ESC/POS receipt printer.
 
-    [printer]
-    port = "socket://192.168.1.40:9100"   # or "/dev/ttyUSB0", a pty path, or "usb:04b8:0202"
-    columns = 48                           # 80 mm paper with font A; 58 mm: 32
+[printer]
+port = "socket://192.168.1.40:9100"   # or "/dev/ttyUSB0", a pty path, or "usb:04b8:0202"
+columns = 48                           # 80 mm paper with font A; 58 mm: 32
 """
 
 from __future__ import annotations

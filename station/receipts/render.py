@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from escpos.printer import Dummy
 from pydantic import TypeAdapter
+
+from drivers.printer.escposlib import escpos_printer
 
 from . import formatting as fmt
 from .models import (
@@ -147,7 +148,7 @@ class _EscPosLayout:
 
     def __init__(self, columns: int, qr_size: int) -> None:
         self.columns, self.qr_size = columns, qr_size
-        self.printer = Dummy()
+        self.printer = escpos_printer().Dummy()  # python-escpos is imported on the first render
         self.align, self.bold, self.underline, self.size = "left", False, 0, "normal"
 
     def run(self, rendered: str) -> bytes:
