@@ -297,7 +297,7 @@ def decode_status(registers: Sequence[int]) -> MachineStatus:
         raise ProtocolError(
             f"HR {PROTO_VERSION}: interface version {registers[PROTO_VERSION]}, this host speaks {PROTOCOL_VERSION}"
         )
-    unknown_bits = registers[FAULT_BITS] & ~KNOWN_FAULTS
+    unknown_bits = registers[FAULT_BITS] & ~int(KNOWN_FAULTS)
     if unknown_bits:
         raise ProtocolError(f"HR {FAULT_BITS}: undefined fault bits 0x{unknown_bits:04X}")
 

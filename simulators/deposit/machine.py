@@ -68,6 +68,7 @@ class SimFaults:
     lose_read_replies: int = 0  # the next N read replies are lost after the read was served
     lose_write_replies: int = 0  # the next N write replies are lost after the write took effect
     lose_reply_probability: float = 0.0  # any reply lost at random (seeded) after the request took effect
+    lose_write_requests: int = 0  # the next N write requests are lost on the way in (no effect, no reply)
     fifo_survives_power_loss: bool = True  # False: pending events are gone after a power loss
     command_delay_s: float = 0.0  # time a command takes before HR 22 shows it done
 
@@ -138,6 +139,7 @@ class SimulatedDepositMachine:
         self._totals = _Totals()
         self._rng = random.Random(seed)
         self._changed = asyncio.Event()
+        self._drop_this_reply = False
 
     # ----- derived state --------------------------------------------------------------------------
 
@@ -297,7 +299,8 @@ class SimulatedDepositMachine:
 
     def drop_reply(self, function_code: int) -> bool:
         """Asked by the line simulator before a reply goes out: True drops it (silence or a lost reply)."""
-        if not self.powered or self.faults.silent:
+        if not self.powered or self.faults.silent or self._drop_this_reply:
+            self._drop_this_reply = False
             return True
         faults = self.faults
         lose = False
@@ -324,6 +327,10 @@ class SimulatedDepositMachine:
         if not self.powered or self.faults.silent:
             return ExcCodes.DEVICE_FAILURE  # no side effects; the line simulator drops the reply
         if set_values is not None:
+            if self.faults.lose_write_requests > 0:  # garbled on the way in: a real device discards it unseen
+                self.faults.lose_write_requests -= 1
+                self._drop_this_reply = True
+                return ExcCodes.DEVICE_FAILURE
             self._on_write(address, [int(v) for v in set_values])
         elif function_code == _READ:  # write echoes read back the written values: leave those alone
             self.stats.reads += 1
