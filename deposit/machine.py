@@ -24,13 +24,16 @@ from .protocol import (
     EVENT_BLOCK,
     EVT_ACK,
     REGISTER_COUNT,
+    SUMMARY_COUNT,
     Command,
     CommandResult,
     ContainerEvent,
     MachineStatus,
+    MachineSummary,
     decode_command_block,
     decode_event,
     decode_status,
+    decode_summary,
     encode_command,
     next_seq,
 )
@@ -99,6 +102,10 @@ class DepositMachine:
     async def read_status(self) -> MachineStatus:
         """The whole register map in one request (HR 0..31)."""
         return decode_status(await self.line.read_holding(self.unit, 0, REGISTER_COUNT))
+
+    async def read_summary(self) -> MachineSummary:
+        """State, faults, session and the FIFO head in one short request (HR 0..12): the poll during a session."""
+        return decode_summary(await self.line.read_holding(self.unit, 0, SUMMARY_COUNT))
 
     async def read_oldest_event(self) -> ContainerEvent | None:
         """The head of the FIFO (HR 4..12, one request), or None when no event is pending.

@@ -1,4 +1,4 @@
-"""Deposit return machine interface v1: register map and pure codec (docs/deposit-machine.md).
+"""Deposit return machine interface v1: pure codec (docs/deposit-machine.md); re-exports `registers`.
 
 The machine is a Modbus RTU server; everything lives in holding registers (function 03 to read,
 06/16 to write). Numbers wider than 16 bits use several registers, most significant word first
@@ -15,136 +15,51 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .gs1 import gtin_text, is_valid_gtin
-
-PROTOCOL_VERSION = 1
-
-# ----- register addresses (protocol addresses, 0-based, holding registers) ------------------------
-PROTO_VERSION = 0
-STATE = 1
-FAULT_BITS = 2
-SESSION_ID = 3
-EVT_PENDING = 4
-EVT_SEQ = 5
-EVT_SESSION = 6
-EVT_GTIN = 7  # 4 registers, 7..10
-EVT_KIND = 11
-EVT_DEPOSIT_CENTS = 12
-EVT_ACK = 13
-FIFO_CAPACITY = 14
-BOOT_COUNT = 15
-SESSION_ACCEPTED = 16
-SESSION_REJECTED = 17
-SESSION_DEPOSIT_CENTS = 18  # 2 registers, 18..19
-CMD = 20
-CMD_SEQ = 21
-CMD_DONE_SEQ = 22
-CMD_RESULT = 23
-LAST_REJECT_REASON = 24
-RESERVED_25 = 25
-ACCEPTED_TOTAL = 26  # 2 registers, 26..27
-DEPOSIT_TOTAL_CENTS = 28  # 2 registers, 28..29
-REJECTED_TOTAL = 30  # 2 registers, 30..31
-
-REGISTER_COUNT = 32  # HR 0..31: the whole map, one read
-EVENT_BLOCK = (EVT_PENDING, EVT_DEPOSIT_CENTS - EVT_PENDING + 1)  # HR 4..12: the FIFO head
-COMMAND_BLOCK = (CMD, CMD_RESULT - CMD + 1)  # HR 20..23
-WRITABLE = frozenset({EVT_ACK, CMD, CMD_SEQ})
-
-MIN_FIFO_CAPACITY = 16
-
-
-class ProtocolError(ValueError):
-    """Registers that break the interface definition (a vendor or adapter bug, or the wrong device)."""
-
-
-class State(enum.IntEnum):
-    """HR 1. A session is open only in SESSION and BUSY; every other state means no session."""
-
-    READY = 0  # no session; a session can be opened
-    SESSION = 1  # session open, intake waiting for a container
-    BUSY = 2  # session open, a container is being checked or transported
-    BIN_FULL = 3  # collection bin full: no session possible until emptied
-    FAULT = 4  # jam, service door open, scanner or compactor fault (see fault bits)
-    OUT_OF_ORDER = 5  # taken out of service (command 5 or by the technician on site)
-
-
-class Fault(enum.IntFlag):
-    """HR 2, one bit per condition; several can be set at once."""
-
-    BIN_FULL = 1 << 0
-    JAM = 1 << 1
-    DOOR_OPEN = 1 << 2
-    SCANNER = 1 << 3
-    COMPACTOR = 1 << 4
-    EVENTS_LOST = 1 << 5  # warning, latched: pending events were lost in a power loss (command 4 clears it)
-
-
-KNOWN_FAULTS = Fault(0b111111)
-
-
-class ContainerKind(enum.IntEnum):
-    """HR 11."""
-
-    SINGLE_USE = 1  # Einweg, DPG mark
-    REUSABLE = 2  # Mehrweg bottle or jar
-    CRATE = 3  # crate (with or without bottles: the machine reports the crate and each bottle)
-
-
-class Command(enum.IntEnum):
-    """HR 20."""
-
-    OPEN_SESSION = 1
-    CLOSE_SESSION = 2  # finish the container in transport, then close
-    CANCEL_SESSION = 3  # close now: a container in transport goes back to the shopper, uncredited
-    RESET_FAULTS = 4  # clear latched bits (EVENTS_LOST) and faults whose cause is gone
-    OUT_OF_ORDER = 5
-    BACK_IN_SERVICE = 6
-
-
-class CommandResult(enum.IntEnum):
-    """HR 23: outcome of the command whose sequence number is in HR 22."""
-
-    DONE = 0
-    WRONG_STATE = 1  # e.g. open while bin full, close with no session open
-    UNKNOWN_COMMAND = 2
-    FIFO_NOT_EMPTY = 3  # open refused: the host must read and acknowledge every event first
-    FAULT_PRESENT = 4  # reset refused: the cause (jam, open door, full bin) is still there
-
-
-class RejectReason(enum.IntEnum):
-    """HR 24: why the last container of the session was handed back (0 while none was)."""
-
-    NONE = 0
-    UNKNOWN_ITEM = 1  # GTIN not in the machine's product list
-    NO_DEPOSIT_MARK = 2  # no readable DPG / deposit mark
-    DAMAGED = 3  # crushed, label unreadable, shape check failed
-    NOT_TAKEN_BACK = 4  # material or brand this station does not take back (VerpackG §31(2))
-
-
-# ----- word helpers --------------------------------------------------------------------------------
-
-
-def split_words(value: int, words: int) -> list[int]:
-    """Unsigned `value` as `words` registers, most significant first."""
-    if not 0 <= value < 1 << (16 * words):
-        raise ValueError(f"{value} does not fit in {words} unsigned 16-bit registers")
-    return [(value >> (16 * (words - 1 - index))) & 0xFFFF for index in range(words)]
-
-
-def join_words(registers: Sequence[int]) -> int:
-    """Registers (most significant first) as one unsigned number."""
-    value = 0
-    for register in registers:
-        if not 0 <= register <= 0xFFFF:
-            raise ValueError(f"register value {register} is not an unsigned 16-bit number")
-        value = value << 16 | register
-    return value
-
-
-def next_seq(seq: int) -> int:
-    """The sequence number after `seq`: 1 … 65535, then 1 again (0 means "none" and is never used)."""
-    return 1 if seq >= 0xFFFF else seq + 1
-
+from .registers import (
+    ACCEPTED_TOTAL,
+    BOOT_COUNT,
+    CMD,
+    CMD_DONE_SEQ,
+    CMD_RESULT,
+    CMD_SEQ,
+    COMMAND_BLOCK,
+    DEPOSIT_TOTAL_CENTS,
+    EVENT_BLOCK,
+    EVT_ACK,
+    EVT_DEPOSIT_CENTS,
+    EVT_GTIN,
+    EVT_KIND,
+    EVT_PENDING,
+    EVT_SEQ,
+    EVT_SESSION,
+    FAULT_BITS,
+    FIFO_CAPACITY,
+    KNOWN_FAULTS,
+    LAST_REJECT_REASON,
+    MIN_FIFO_CAPACITY,
+    PROTO_VERSION,
+    PROTOCOL_VERSION,
+    REGISTER_COUNT,
+    REJECTED_TOTAL,
+    RESERVED_25,
+    SESSION_ACCEPTED,
+    SESSION_DEPOSIT_CENTS,
+    SESSION_ID,
+    SESSION_REJECTED,
+    STATE,
+    SUMMARY_COUNT,
+    WRITABLE,
+    Command,
+    CommandResult,
+    ContainerKind,
+    Fault,
+    ProtocolError,
+    RejectReason,
+    State,
+    join_words,
+    next_seq,
+    split_words,
+)
 
 # ----- typed values --------------------------------------------------------------------------------
 
@@ -193,6 +108,21 @@ class Counters:
     accepted_total: int
     deposit_total_cents: int
     rejected_total: int
+
+
+@dataclass(frozen=True)
+class MachineSummary:
+    """HR 0..12 decoded: what the host polls while a session is open."""
+
+    state: State
+    faults: Fault
+    session_id: int
+    evt_pending: int
+    head: ContainerEvent | None
+
+    @property
+    def session_open(self) -> bool:
+        return self.state in (State.SESSION, State.BUSY)
 
 
 @dataclass(frozen=True)
@@ -290,9 +220,7 @@ def decode_event(registers: Sequence[int]) -> ContainerEvent | None:
     return ContainerEvent(seq, session, gtin, kind, deposit)
 
 
-def decode_status(registers: Sequence[int]) -> MachineStatus:
-    """The whole map HR 0..31 → MachineStatus; raises ProtocolError for a foreign version or bad values."""
-    _require(registers, REGISTER_COUNT, "register map HR 0..31")
+def _check_header(registers: Sequence[int]) -> None:
     if registers[PROTO_VERSION] != PROTOCOL_VERSION:
         raise ProtocolError(
             f"HR {PROTO_VERSION}: interface version {registers[PROTO_VERSION]}, this host speaks {PROTOCOL_VERSION}"
@@ -300,6 +228,25 @@ def decode_status(registers: Sequence[int]) -> MachineStatus:
     unknown_bits = registers[FAULT_BITS] & ~int(KNOWN_FAULTS)
     if unknown_bits:
         raise ProtocolError(f"HR {FAULT_BITS}: undefined fault bits 0x{unknown_bits:04X}")
+
+
+def decode_summary(registers: Sequence[int]) -> MachineSummary:
+    """HR 0..12 → MachineSummary; raises ProtocolError for a foreign version or bad values."""
+    _require(registers, SUMMARY_COUNT, "summary HR 0..12")
+    _check_header(registers)
+    return MachineSummary(
+        state=_enum(State, registers[STATE], STATE),
+        faults=Fault(registers[FAULT_BITS]),
+        session_id=registers[SESSION_ID],
+        evt_pending=registers[EVT_PENDING],
+        head=decode_event(registers[EVENT_BLOCK[0] : EVENT_BLOCK[0] + EVENT_BLOCK[1]]),
+    )
+
+
+def decode_status(registers: Sequence[int]) -> MachineStatus:
+    """The whole map HR 0..31 → MachineStatus; raises ProtocolError for a foreign version or bad values."""
+    _require(registers, REGISTER_COUNT, "register map HR 0..31")
+    _check_header(registers)
 
     def wide(address: int, words: int = 2) -> int:
         return join_words(registers[address : address + words])
@@ -383,3 +330,60 @@ def encode_status(status: MachineStatus) -> list[int]:
         if not 0 <= value <= 0xFFFF:
             raise ValueError(f"HR {address}: {value} does not fit in a register")
     return registers
+
+__all__ = [
+    "ACCEPTED_TOTAL",
+    "BOOT_COUNT",
+    "CMD",
+    "CMD_DONE_SEQ",
+    "CMD_RESULT",
+    "CMD_SEQ",
+    "COMMAND_BLOCK",
+    "DEPOSIT_TOTAL_CENTS",
+    "EVENT_BLOCK",
+    "EVT_ACK",
+    "EVT_DEPOSIT_CENTS",
+    "EVT_GTIN",
+    "EVT_KIND",
+    "EVT_PENDING",
+    "EVT_SEQ",
+    "EVT_SESSION",
+    "FAULT_BITS",
+    "FIFO_CAPACITY",
+    "KNOWN_FAULTS",
+    "LAST_REJECT_REASON",
+    "MIN_FIFO_CAPACITY",
+    "PROTOCOL_VERSION",
+    "PROTO_VERSION",
+    "REGISTER_COUNT",
+    "REJECTED_TOTAL",
+    "RESERVED_25",
+    "SESSION_ACCEPTED",
+    "SESSION_DEPOSIT_CENTS",
+    "SESSION_ID",
+    "SESSION_REJECTED",
+    "STATE",
+    "SUMMARY_COUNT",
+    "WRITABLE",
+    "Command",
+    "CommandResult",
+    "ContainerEvent",
+    "ContainerKind",
+    "Counters",
+    "Fault",
+    "MachineStatus",
+    "MachineSummary",
+    "ProtocolError",
+    "RejectReason",
+    "State",
+    "decode_command_block",
+    "decode_event",
+    "decode_status",
+    "decode_summary",
+    "encode_command",
+    "encode_event",
+    "encode_status",
+    "join_words",
+    "next_seq",
+    "split_words",
+]

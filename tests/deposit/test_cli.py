@@ -88,11 +88,12 @@ def test_status_of_a_fresh_machine(simulator_url: str, capsys: pytest.CaptureFix
     ]
 
 
-def test_subprocess_status_after_a_session_and_without_an_answer(simulator_url: str) -> None:
+def test_subprocess_status_after_a_session_and_without_an_answer(
+    simulator_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     silent = _station("--port", simulator_url, "--unit", "11", "--timeout-ms", "200")
     asyncio.run(_open_session_and_wait_for_three_events(simulator_url))
     text = _station("--port", simulator_url, "--unit", "10")
-    as_json = _station("--port", simulator_url, "--unit", "10", "--json")
 
     picked = Shopper(None, random.Random(4)).pick(3)  # type: ignore[arg-type]  # same seed as the simulator
     first = picked[0]
@@ -108,7 +109,7 @@ def test_subprocess_status_after_a_session_and_without_an_answer(simulator_url: 
     assert lines[7] == f"  session 1      3 accepted ({euro}), 0 rejected"
     assert lines[8] == f"  lifetime       3 accepted ({euro}), 0 rejected"
 
-    code, out, _err = _finish(as_json)
+    code, out, _err = _in_process(capsys, "--port", simulator_url, "--unit", "10", "--json")
     status = json.loads(out)
     assert code == 0 and status["unit"] == 10 and status["state"] == "ready"
     assert status["fifo"]["pending"] == 3 and status["fifo"]["head"]["gtin"] == f"{first.gtin:013d}"

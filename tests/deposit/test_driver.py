@@ -16,7 +16,7 @@ from deposit import (
     State,
 )
 from drivers.fridge import load_map
-from drivers.modbus import LineSettings, ModbusLine, NoResponse
+from drivers.modbus import LineSettings, ModbusExceptionResponse, ModbusLine, NoResponse
 from simulators.deposit import CATALOGUE, SimulatedDepositMachine
 from simulators.fridge import FridgeBusSimulator
 
@@ -36,6 +36,8 @@ async def test_open_and_close_session(start_line, driver) -> None:
     opened = await deposit.open_session()
     assert opened.state is State.SESSION and opened.session_id == 1 and machine.session_open
     machine.insert(CATALOGUE[0])
+    summary = await deposit.read_summary()
+    assert summary.session_open and summary.evt_pending == 1 and summary.head == machine.ledger[0]
     closed = await deposit.close_session()
     assert closed.state is State.READY and not closed.session_open and closed.evt_pending == 1
     assert (closed.cmd_seq, closed.cmd_done_seq, closed.cmd_result) == (2, 2, CommandResult.DONE)
@@ -178,6 +180,24 @@ async def test_bin_full_and_faults_refuse_a_session(start_line, driver) -> None:
     assert (await deposit.read_status()).state is State.OUT_OF_ORDER
     await deposit.command(Command.BACK_IN_SERVICE)
     assert (await deposit.open_session()).state is State.SESSION
+
+
+async def test_read_only_and_unmapped_registers_answer_exception_02(start_line, driver) -> None:
+    sim, url = await start_line()
+    deposit = driver(url)
+    for address in (0, 4, 22, 31):
+        with pytest.raises(ModbusExceptionResponse) as refused:
+            await deposit.line.write_register(UNIT, address, 1)
+        assert refused.value.code == 2
+    with pytest.raises(ModbusExceptionResponse) as refused:
+        await deposit.line.write_registers(UNIT, 12, [5, 5])  # HR 12 read-only, HR 13 writable: nothing written
+    assert refused.value.code == 2
+    with pytest.raises(ModbusExceptionResponse) as refused:
+        await deposit.line.read_holding(UNIT, 30, 3)  # HR 32 does not exist
+    assert refused.value.code == 2
+    status = await deposit.read_status()
+    assert (status.proto_version, status.evt_pending, status.last_ack, status.cmd_seq) == (1, 0, 0, 0)
+    assert sim.machine(UNIT).stats.acks_applied + sim.machine(UNIT).stats.acks_ignored == 0
 
 
 def test_unit_must_be_valid() -> None:

@@ -15,12 +15,14 @@ from deposit.protocol import (
     Counters,
     Fault,
     MachineStatus,
+    MachineSummary,
     ProtocolError,
     RejectReason,
     State,
     decode_command_block,
     decode_event,
     decode_status,
+    decode_summary,
     encode_command,
     encode_event,
     encode_status,
@@ -88,6 +90,13 @@ def test_golden_fifo_block() -> None:
     assert decode_event(block) == GOLDEN_EVENT
     assert encode_event(2, GOLDEN_EVENT) == block
     assert GOLDEN_EVENT.gtin_text == "9520000010010" and GOLDEN_EVENT.gtin_valid and GOLDEN_EVENT.key == (87, 1042)
+
+
+def test_golden_summary_block() -> None:
+    summary = decode_summary(GOLDEN_MAP[:13])
+    assert summary == MachineSummary(State.SESSION, Fault(0), 87, 2, GOLDEN_EVENT) and summary.session_open
+    with pytest.raises(ProtocolError, match="interface version 2"):
+        decode_summary([2, *GOLDEN_MAP[1:13]])
 
 
 def test_empty_fifo_is_no_event() -> None:
