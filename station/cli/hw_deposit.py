@@ -16,7 +16,7 @@ import logging
 import sys
 from collections.abc import Iterator
 
-from deposit import DepositMachine, MachineStatus, ProtocolError
+from deposit import Command, DepositMachine, MachineStatus, ProtocolError
 from drivers.modbus import LineSettings, ModbusError, ModbusExceptionResponse, ModbusLine
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE = 0, 1, 2
@@ -118,7 +118,8 @@ def format_status(status: MachineStatus, unit: int, where: str) -> str:
         fifo += _euro(head.deposit_cents)
     rows.append(f"  {'FIFO':<14} {fifo}")
     rows.append(f"  {'boot count':<14} {status.boot_count}")
-    command = f"seq {status.cmd_seq} (command {status.cmd}): "
+    name = Command(status.cmd).name.lower() if status.cmd in {int(c) for c in Command} else f"command {status.cmd}"
+    command = f"seq {status.cmd_seq} {name}: "
     command += "running" if status.command_pending else status.cmd_result.name.lower().replace("_", " ")
     rows.append(f"  {'last command':<14} {command if status.cmd_seq else 'none'}")
     rows.append(f"  {'last reject':<14} {status.last_reject_reason.name.lower().replace('_', ' ')}")

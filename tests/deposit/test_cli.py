@@ -105,7 +105,7 @@ def test_subprocess_status_after_a_session_and_without_an_answer(
     kind = first.kind.name.lower().replace("_", "-")
     oldest = f"oldest: seq 1, session 1, GTIN {first.gtin:013d}, {kind}"
     assert lines[3].startswith(f"  FIFO           3 of 32 events pending; {oldest}")
-    assert lines[5] == "  last command   seq 2 (command 2): done"
+    assert lines[5] == "  last command   seq 2 close_session: done"
     assert lines[7] == f"  session 1      3 accepted ({euro}), 0 rejected"
     assert lines[8] == f"  lifetime       3 accepted ({euro}), 0 rejected"
 
