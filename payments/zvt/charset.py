@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .errors import CodecError
-from .tlv import TlvItem, iter_tag
+from .tlv import TlvItem
 
 DEFAULT_ENCODING = "cp437"
 CHARSET_TAG = 0x14
@@ -56,16 +56,6 @@ def _outside_supported_list(items: Iterable[TlvItem]) -> Iterable[TlvItem]:
             continue
         yield item
         yield from _outside_supported_list(item.children())
-
-
-def supported_encodings(items: Iterable[TlvItem] | None) -> tuple[str, ...]:
-    """The codecs named in tag 27 (for logs and the technician CLI)."""
-    found = []
-    for listing in iter_tag(tuple(items or ()), SUPPORTED_CHARSETS_TAG):
-        for item in listing.children():
-            if item.tag == CHARSET_TAG and isinstance(item.value, bytes):
-                found.append(encoding_for(item.value)[0])
-    return tuple(found)
 
 
 def decode_text(raw: bytes, encoding: str) -> tuple[str, str | None]:

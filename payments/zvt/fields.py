@@ -48,10 +48,6 @@ def _strict_bcd(size: int) -> tuple[Decode, Encode]:
     return decode, lambda value, _enc: encode_bcd(value, size)
 
 
-def _strict_byte(raw: bytes, _enc: str) -> Decoded:
-    return raw[0], None
-
-
 # --- informational: lenient ------------------------------------------------------------------
 
 
@@ -173,7 +169,7 @@ def _c(attr: str, pair: tuple[Decode, Encode], **kw: Any) -> FieldCodec:
 
 # Order = the order in which `encode_fields` writes them.
 FIELD_CODECS: dict[int, FieldCodec] = {
-    0x27: FieldCodec("result_code", _strict_byte, _unbyte, money=True),
+    0x27: FieldCodec("result_code", _byte, _unbyte, money=True),  # one byte: framing guarantees it
     0x04: _c("amount_cents", _strict_bcd(6), money=True),
     0x49: _c("currency", _strict_bcd(2), money=True),
     0x0B: _c("trace_no", _strict_bcd(3), money=True),

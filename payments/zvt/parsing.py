@@ -76,7 +76,7 @@ def parse_status(data: bytes) -> StatusInformation:
     return status
 
 
-# --- TLV container as the only or last BMP -----------------------------------------------------
+# --- TLV container as the only BMP -------------------------------------------------------------
 
 
 def _container(data: bytes, where: str) -> tuple[tuple[TlvItem, ...] | None, list[str]]:

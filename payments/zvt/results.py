@@ -5,10 +5,12 @@ Money outcomes (authorise, pre-authorise, book total, partial reversal, reversal
 - `Approved`: done; the terminal booked `amount_cents` (for a reversal or refund: it is done).
 - `NotIssued`: the terminal approved, we answered "goods not issued" (or "please wait" until it
   gave up, ending with 06 1E): the terminal reverses by itself; nothing is charged.
-- `Declined`: card or host said no (status information with result code != 00); nothing charged.
+- `Declined`: card or host said no (status information with result code != 00, also when the rest
+  of that status information could not be read); nothing charged.
 - `Aborted`: the terminal aborted (06 1E: no card, timeout, abort key, card removed); nothing charged.
 - `Refused`: the terminal refused the command (84 xx 00: busy, not registered, ...); it did not run.
-- `OutcomeUnknown`: link lost or deadline passed after the command left. **Ask the terminal
+- `OutcomeUnknown`: link lost or deadline passed after the command left, or a status information
+  that may have been an approval could not be read (answered `84 9A 00`). **Ask the terminal
   (status enquiry, open pre-authorisation enquiry, end-of-day totals); never send the command again.**
 
 Administrative commands return `Registered`, `TerminalStatus`, `EndOfDay`, `OpenPreauths` or
