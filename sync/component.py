@@ -213,8 +213,12 @@ class SyncComponent(ProgressMixin):
         window = self.config.inflight
         if result.receive_maximum:
             window = min(window, result.receive_maximum)
+        # Retain-as-published on the command filter (MQTT 5): a command its publisher sent with
+        # retain=1 keeps the flag even on live delivery, so the router can refuse it.
         await subscribe_until_granted(
-            conn, [(self.topics.cmd_filter, 1), (self.topics.ack, 1), (self.topics.platform_state, 1)]
+            conn,
+            [(self.topics.cmd_filter, 1), (self.topics.ack, 1), (self.topics.platform_state, 1)],
+            retain_as_published={self.topics.cmd_filter},
         )
         self.connection, self.protocol, self.connected_since = conn, result.protocol, time.time()
         try:
