@@ -193,7 +193,7 @@ class SyncComponent(ProgressMixin):
         """Fresh options per attempt: the session counter grows and the Will names it."""
         self.session = await self.db.write(next_session)
         cfg = self.config
-        will = presence.offline(self.station_id, self.session, "connection_lost")
+        will = presence.will(self.station_id, self.session)
         tls = TlsFiles(cfg.tls.ca_file, cfg.tls.cert_file, cfg.tls.key_file) if cfg.tls else None
         return ConnectOptions(
             client_id=cfg.client_id or self.station_id,
