@@ -30,7 +30,16 @@ from . import inbox, outboxio, presence
 from .connector import Connector, Endpoint, subscribe_until_granted
 from .contract import PLATFORM_STATE, Topics, check_station_id, decode, encode
 from .handlers import ColdChainRelease, CommandServices, DoorOpener, register_handlers
-from .mqttio import ConnectOptions, ConnectResult, Incoming, MqttConnection, NotConnected, TlsFiles, Will
+from .mqttio import (
+    MQTT5,
+    ConnectOptions,
+    ConnectResult,
+    Incoming,
+    MqttConnection,
+    NotConnected,
+    TlsFiles,
+    Will,
+)
 from .relay import Relay
 from .router import CommandRouter
 from .state import compartment_summary, meta_get, next_session
@@ -221,6 +230,13 @@ class SyncComponent(ProgressMixin):
             retain_as_published={self.topics.cmd_filter},
         )
         self.connection, self.protocol, self.connected_since = conn, result.protocol, time.time()
+        if result.protocol != MQTT5:
+            log.info(
+                "MQTT %s: a command published with retain=1 cannot be told from a live one here (only broker "
+                "replays can); the broker must refuse retained publishes on %s (docs/mqtt.md 6.2, 7)",
+                result.protocol,
+                self.topics.cmd_filter,
+            )
         try:
             conn.publish(self.topics.state, encode(await self._birth(result.protocol)), qos=1, retain=True)
             while self._results:
