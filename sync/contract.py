@@ -117,8 +117,9 @@ def encode(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-# A signed command is a few hundred bytes; a full catalogue in `set_catalogue` stays well below this.
-MAX_COMMAND_BYTES = 64 * 1024
+# Most signed commands are a few hundred bytes; the largest is a whole catalogue (`set_catalogue` with
+# `replace`): about 200 bytes per fully described product, so about 1,300 products fit.
+MAX_COMMAND_BYTES = 256 * 1024
 
 _BOMS = (
     (b"\xef\xbb\xbf", "starts with a UTF-8 byte-order mark"),

@@ -1,6 +1,6 @@
 """Signed command intake: verify, dedupe, route to a handler, store and answer every command.
 
-Checks, in order (docs/mqtt.md "Commands"): not retained → at most 64 KiB (checked before any
+Checks, in order (docs/mqtt.md "Commands"): not retained → at most 256 KiB (checked before any
 decoding) → UTF-8 without a byte-order mark → well-formed JSON → signed → known issuer
 and valid signature → (a known command id answers its stored result again) → this station →
 not expired, not issued in the future, lifetime within the action's limit → issuer sequence

@@ -148,7 +148,7 @@ WIRE_REFUSALS = {  # a validly signed open, in the wrong encoding or too big
         "not_utf8",
         "not valid UTF-8",
     ),
-    "64 KiB + 1": (lambda: _padded(MAX_COMMAND_BYTES + 1), "too_large", "at most 65536 bytes"),
+    "256 KiB + 1": (lambda: _padded(MAX_COMMAND_BYTES + 1), "too_large", "at most 262144 bytes"),
     "1 MiB retained": (lambda: raw(b"{" + b" " * 2**20 + b"}", retain=True), "retained", "retain"),
 }
 
@@ -163,7 +163,7 @@ async def test_commands_not_in_utf8_or_too_big_are_refused_by_name_and_never_run
     assert await seeded.read(lambda s: s.scalar(select(func.count()).select_from(InboxCommand))) == 0
 
 
-async def test_a_command_of_exactly_64_kib_runs(router, opener):
+async def test_a_command_of_exactly_the_size_limit_runs(router, opener):
     msg = _padded(MAX_COMMAND_BYTES)
     assert len(msg.payload) == MAX_COMMAND_BYTES
     result = await router.handle(msg, topic_action="open_compartment")

@@ -56,7 +56,7 @@ def test_every_rejection_reason_is_in_the_checks_table():
 
 
 def test_the_size_limit_and_encoding_rules_are_the_ones_enforced():
-    assert f"{MAX_COMMAND_BYTES:,} bytes" in TEXT and MAX_COMMAND_BYTES == 64 * 1024
+    assert f"{MAX_COMMAND_BYTES:,} bytes" in TEXT and MAX_COMMAND_BYTES == 256 * 1024
     assert "Retain As Published" in TEXT and "MQTT 3.1.1" in TEXT
     assert "retain_available" in TEXT and "MOSQ_EVT_ACL_CHECK" in TEXT
 
