@@ -112,6 +112,7 @@ class Station:
         return {"devices": devices, "temperatures": temperatures}
 
     def health_report(self) -> dict[str, Any]:
+        outbox = self.database.outbox()  # current (read now when called off the loop), before the components
         components = {}
         for component in [*self.components, self.http]:
             h = component.health()
@@ -132,7 +133,7 @@ class Station:
             "status": str(overall),
             "simulated": self.simulated,
             "notice": SIMULATION_NOTICE if self.simulated else None,
-            "outbox": self.database.outbox(),
+            "outbox": outbox,
             "config_overlay": self.overlay.as_dict(),
             "components": components,
         }
