@@ -15,7 +15,7 @@ from ..db.models import Sale
 from ..purchase import FINAL, PurchaseError
 from ..stock import offers
 from .errors import ApiError, responses
-from .schema import JsonInt
+from .schema import WHOLE_FLOATS
 
 router = APIRouter(tags=["buying"])
 
@@ -34,7 +34,7 @@ class OfferOut(BaseModel):
     available: bool = Field(description="false while the compartment's board is not answering")
 
 
-CompartmentNumber = Annotated[JsonInt, Field(ge=1, le=9999)]  # as in the config's [[compartments]] id
+CompartmentNumber = Annotated[int, Field(ge=1, le=9999), WHOLE_FLOATS]  # as in the config's [[compartments]] id
 
 
 class PurchaseIn(BaseModel):

@@ -1,13 +1,16 @@
 """Request field types that accept exactly what the published JSON Schema says, no more, no less.
 
 Request models use `ConfigDict(extra="forbid", strict=True)`: pydantic's lax mode would take `true` or
-`"3"` for an integer. Strict mode in turn refuses `3.0`, which JSON Schema counts as an integer; `JsonInt`
-accepts it again.
+`"3"` for an integer. Strict mode in turn refuses `3.0`, which JSON Schema counts as an integer; put
+`WHOLE_FLOATS` last in an integer's `Annotated[...]` to accept it again:
+
+    CompartmentNumber = Annotated[int, Field(ge=1, le=9999), WHOLE_FLOATS]
+
+(Last, because constraints placed after a validator no longer reach the JSON Schema as
+minimum/maximum.)
 """
 
 from __future__ import annotations
-
-from typing import Annotated
 
 from pydantic import BeforeValidator
 
@@ -18,4 +21,4 @@ def _whole_float_to_int(value: object) -> object:
     return value
 
 
-JsonInt = Annotated[int, BeforeValidator(_whole_float_to_int)]
+WHOLE_FLOATS = BeforeValidator(_whole_float_to_int)
