@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import shutil
 from pathlib import Path
@@ -99,10 +98,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             log.error("--fresh: %s", exc)
             return 2
         log.info("fresh demo: removed %s", ", ".join(p.name for p in removed) or "nothing (already clean)")
-    # The demo keeps its state in a folder of its own (var/ of the checkout): make it, one level only,
-    # so a mistyped deeper path is still reported by the check below.
-    with contextlib.suppress(OSError):
-        config.database.path.parent.mkdir(exist_ok=True)
     checked = load_checked_or_report(args.config)
     if checked is None:
         log.error("refusing to start: %s is not a valid configuration", args.config)

@@ -90,10 +90,14 @@ def check_database(path: Path) -> list[Finding]:
     """The SQLite file: a regular SQLite file (or none yet) in an existing folder this user may write to."""
     loc = ("database", "path")
     folder = path.parent
-    if not folder.exists():
-        return [Finding(loc, f"{path}: the folder {folder} does not exist (create it, or correct the path)")]
     if not folder.is_dir():
-        return [Finding(loc, f"{path}: {folder} is not a folder")]
+        nearest = folder if folder.exists() else next(p for p in folder.parents if p.exists())  # "/" exists
+        if not nearest.is_dir():
+            return [Finding(loc, f"{path}: {nearest} is not a folder")]
+        if not os.access(nearest, os.W_OK | os.X_OK):
+            return [Finding(loc, f"{path}: the folder {folder} does not exist, and user {_user()} may not create it")]
+        # Start-up creates it (systemd's StateDirectory= normally has): say so, a typo shows here.
+        return [Finding(loc, f"the folder {folder} does not exist yet; the daemon will create it", warning=True)]
     if not os.access(folder, os.W_OK | os.X_OK):
         # SQLite writes its -wal and -shm files beside the database, so the folder must be writable too.
         return [Finding(loc, f"{path}: user {_user()} may not create files in {folder}")]

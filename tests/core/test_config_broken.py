@@ -19,7 +19,7 @@ from station.config import ConfigError, parse_config
 from station.config.environment import check_serial_port, is_tty_device, load_checked
 from station.config.overlay import apply_overlay
 from tests.conftest import PYTHON, REPO, free_port, minimal_config
-from tests.core.broken_configs import CASES, Case, expected, proc_sys_is_read_only, write_case
+from tests.core.broken_configs import CASES, LOCKS, Case, expected, proc_sys_is_read_only, write_case
 from tests.helpers.daemon import DaemonProcess
 
 SUBSET = [case for case in CASES if "subprocess" in case.tags]
@@ -120,7 +120,7 @@ def test_demo_prints_the_same_problem_list(case: Case, tmp_path: Path) -> None:
 def test_a_missing_device_is_a_warning_and_the_daemon_starts(tmp_path: Path) -> None:
     """A USB adapter may be unplugged while checking: warn, start, and report the lock wall down."""
     port = free_port()
-    locks = '\n[lock_buses.wall]\nport = "/dev/ttyUSB-unplugged"\nprotocol = "cu16"\n[[lock_buses.wall.boards]]\naddress = 0\n'
+    locks = LOCKS.replace("socket://127.0.0.1:47998", "/dev/ttyUSB-unplugged")
     path = tmp_path / "station.toml"
     path.write_text(minimal_config(tmp_path / "station.db", port, locks))
     check = subprocess.run(
@@ -171,10 +171,19 @@ host = "fd00::1"
 
 
 def test_an_overlay_that_start_up_would_refuse_is_refused(tmp_path: Path) -> None:
-    locks = '\n[lock_buses.wall]\nport = "socket://127.0.0.1:4001"\nprotocol = "cu16"\n[[lock_buses.wall.boards]]\naddress = 0\n'
-    config = parse_config(minimal_config(tmp_path / "x.db", 0, locks))
+    config = parse_config(minimal_config(tmp_path / "x.db", 0, LOCKS))
     with pytest.raises(ConfigError) as caught:
         apply_overlay(config, {"lock_buses": {"wall": {"port": "/dev/null"}}})
     assert caught.value.problems == [
         "lock_buses.wall.port: /dev/null is not a serial port (a character device, but not a terminal)"
+    ]
+
+
+def test_a_missing_database_folder_that_can_be_made_is_a_warning(tmp_path: Path) -> None:
+    """Start-up creates the database's folder (as it always has); the check says so, so a typo shows."""
+    path = tmp_path / "station.toml"
+    path.write_text(minimal_config(tmp_path / "var" / "station.db"))
+    checked = load_checked(path)
+    assert checked.warnings == [
+        f"database.path (line 6): the folder {tmp_path / 'var'} does not exist yet; the daemon will create it"
     ]
