@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import shutil
 from pathlib import Path
@@ -98,6 +99,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             log.error("--fresh: %s", exc)
             return 2
         log.info("fresh demo: removed %s", ", ".join(p.name for p in removed) or "nothing (already clean)")
+    with contextlib.suppress(OSError):  # the demo's own var/ folder: made here, so no warning about it
+        config.database.path.parent.mkdir(exist_ok=True)
     checked = load_checked_or_report(args.config)
     if checked is None:
         log.error("refusing to start: %s is not a valid configuration", args.config)
