@@ -104,7 +104,7 @@ def _database_path(args: argparse.Namespace) -> Path | None:
         except ConfigError as exc:
             report_config_error(exc)
             return None
-    errors = [f"{f.message}" for f in check_database(path) if not f.warning]
+    errors = [f.message for f in check_database(path) if not f.warning]
     if errors:
         report_config_error(ConfigError(source, errors))
         return None

@@ -2,7 +2,9 @@
 
 Each device gets only its own section (see the modules beside this one). `load_config`
 raises `ConfigError` listing every problem with its TOML path and, where it can be
-found, the line in the file.
+found, the line in the file. These are the checks of the file alone; `environment.py`
+adds the checks against the machine (files, folders, devices), and `environment.load_checked`
+runs both: it is what `station config check` and start-up call.
 """
 
 from __future__ import annotations

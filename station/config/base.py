@@ -77,7 +77,7 @@ def split_host_port(text: str, default_port: int | None = None) -> tuple[str, in
     return check_host(host), check_port_number(int(port_text))
 
 
-def _check_serial_url(value: str) -> str:
+def check_serial_url(value: str) -> str:
     """A pyserial URL: a device path (/dev/ttyUSB0, a pty) or scheme://… that pyserial knows."""
     if value.startswith("/"):
         return value
@@ -106,6 +106,6 @@ def _check_name(value: str) -> str:
     return value
 
 
-SerialUrl = Annotated[str, AfterValidator(_check_serial_url)]
+SerialUrl = Annotated[str, AfterValidator(check_serial_url)]
 Name = Annotated[str, AfterValidator(_check_name)]
 Host = Annotated[str, AfterValidator(check_host)]

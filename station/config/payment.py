@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from .base import Section, _check_serial_url, check_tcp_url
+from .base import Section, check_serial_url, check_tcp_url
 
 if TYPE_CHECKING:
     from payments.zvt import ZvtSettings
@@ -50,7 +50,7 @@ class PaymentConfig(Section):
     def _port(cls, value: str) -> str:
         if value.startswith("tcp://"):
             return check_tcp_url(value)
-        return _check_serial_url(value)
+        return check_serial_url(value)
 
     @field_validator("end_of_day")
     @classmethod
