@@ -5,26 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 from .cardterminal import CardTerminal
+from .clock import Clock
 from .coldchain import ColdChain
 from .config import Config, ConfigError
 from .config.overlay import OverlayState, apply_overlay
 from .daemon import Station
 from .lockwall import LockWall
 from .lockwall.remote import RemoteDoors
+from .nfcreader import NfcComponent
 from .purchase import PurchaseService
+from .reports import EndOfDayReports
+from .restock import RestockService
+from .staff import StaffService
 
 
-def build_station(config: Config, *, file_config: Config | None = None, overlay: OverlayState | None = None) -> Station:
+def build_station(
+    config: Config,
+    *,
+    file_config: Config | None = None,
+    overlay: OverlayState | None = None,
+    clock: Clock | None = None,
+) -> Station:
     """Construct every component (no I/O happens here); start order is the order added.
 
     `config` is what runs (the file plus a stored overlay, see `config.overlay.effective_config`);
     `file_config` is the file alone, against which a new overlay from the platform is checked.
+    `clock` replaces the wall clock (tests: a `ManualClock`).
     """
-    station = Station(config, overlay=overlay)
+    station = Station(config, overlay=overlay, clock=clock)
     base = file_config or config
+    nfc = NfcComponent(config.nfc) if config.nfc is not None else None
+    if nfc is not None:
+        station.add(nfc)
+    staff = StaffService(config, station.db, station.clock, nfc=nfc, simulated=station.simulated)
+    station.add(staff)
     if config.lock_buses:
         station.lockwall = LockWall(config, station.db)
         station.add(station.lockwall)
+        station.add(RestockService(station.db, station.lockwall, staff, station.clock))
     if config.fridges:
         station.coldchain = ColdChain(config, station.db)
         station.add(station.coldchain)
@@ -32,8 +50,9 @@ def build_station(config: Config, *, file_config: Config | None = None, overlay:
         station.terminal = CardTerminal(config.payment, station.db, timezone=config.station.timezone)
         station.add(station.terminal)
     if station.terminal is not None and station.lockwall is not None:
-        station.purchases = PurchaseService(station.db, station.terminal, station.lockwall)
+        station.purchases = PurchaseService(station.db, station.terminal, station.lockwall, today=station.clock.today)
         station.add(station.purchases)
+    station.add(EndOfDayReports(config, station.db, station.clock, devices=lambda: station.device_status()["devices"]))
     if config.mqtt is not None:
         from sync.component import SyncComponent  # only stations that sync load paho
 
@@ -44,6 +63,7 @@ def build_station(config: Config, *, file_config: Config | None = None, overlay:
             status_provider=station.device_status,
             door_opener=RemoteDoors(station.lockwall) if station.lockwall is not None else None,
             cold_chain_release=station.coldchain.operator_release if station.coldchain is not None else None,
+            staff=staff,
             config_hash=config_hash(config),
             validate_overlay=lambda candidate: check_overlay(base, candidate),
         )

@@ -53,6 +53,8 @@ async def simulated_devices(config: Config) -> AsyncIterator[None]:
             log.info("simulated %s lock bus %s on socket://127.0.0.1:%d", bus.protocol, name, port)
         for name, line in config.modbus_lines.items():
             await _start_fridges(stack, config, name, _local_tcp_port(line.port or "", f"modbus_lines.{name}"), seed)
+        if config.nfc is not None:
+            _start_nfc_field(stack, config.nfc.device, seed)
         if config.payment is not None:
             port = _local_tcp_port(config.payment.port.replace("tcp://", "socket://"), "payment")
             terminal = ZvtSimulator(SimConfig(seed=seed))
@@ -60,6 +62,23 @@ async def simulated_devices(config: Config) -> AsyncIterator[None]:
             stack.push_async_callback(terminal.stop)
             log.info("simulated card terminal on tcp://127.0.0.1:%d (amounts ending in ,99 are declined)", port)
         yield
+
+
+def _start_nfc_field(stack: contextlib.AsyncExitStack, device: str, seed: int) -> None:
+    """The tag simulator where `[nfc] device = "udp:127.0.0.1:PORT"` points; no card on it at first.
+
+    (A badge log-in on the demo: `POST /api/staff/login/badge` with `uid`, accepted on simulated stations.)
+    """
+    from simulators.nfc import NfcTagSimulator
+
+    scheme, _, rest = device.partition(":")
+    host, _, port = rest.rpartition(":")
+    if scheme != "udp" or host not in ("127.0.0.1", "localhost") or not port.isdigit():
+        raise ValueError(f'nfc: a simulated reader needs device = "udp:127.0.0.1:PORT", not {device!r}')
+    field = NfcTagSimulator(seed=seed)
+    field.start("127.0.0.1", int(port))
+    stack.callback(field.close)
+    log.info("simulated NFC reader field (NTAG213 cards) on udp:127.0.0.1:%s", port)
 
 
 async def _start_fridges(stack: contextlib.AsyncExitStack, config: Config, line: str, port: int, seed: int) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from .. import __version__
-from . import docs, errors, health, purchases
+from . import docs, errors, health, purchases, staff, staff_restock, staff_users
 
 if TYPE_CHECKING:
     from ..daemon import Station
@@ -35,4 +35,7 @@ def create_app(station: Station | None) -> FastAPI:
     docs.install(app)
     app.include_router(health.router, prefix="/api")
     app.include_router(purchases.router, prefix="/api")
+    app.include_router(staff.router, prefix="/api")
+    app.include_router(staff_restock.router, prefix="/api")
+    app.include_router(staff_users.router, prefix="/api")
     return app

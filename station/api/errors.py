@@ -11,10 +11,13 @@ Starlette answer by themselves:
 | status | `error`                          | when                                                         |
 |--------|----------------------------------|--------------------------------------------------------------|
 | 400    | `malformed_json`                 | the body is not JSON at all (syntax error, not UTF-8)        |
+| 401    | `not_logged_in`, `wrong_credentials`, … | staff routes: no valid session, or a failed log-in    |
+| 403    | `forbidden`, …                   | staff routes: logged in, but the role may not do this        |
 | 404    | `not_found`                      | no such route, or the thing asked for does not exist         |
 | 405    | `method_not_allowed`             | the route exists, not for this method (`Allow` header set)   |
 | 409    | the service's code               | `busy`, `not_available`, `too_late`: try again or choose anew |
 | 422    | `invalid_request` / `invalid`    | the body or a parameter does not fit the schema (`detail`)  |
+| 429    | `throttled`, `locked`            | too many failed log-ins (`Retry-After` while paused)         |
 | 503    | `unavailable`, `storage_unavailable` | the service is not configured; SQLite is locked, full, failing |
 | 500    | `internal_error`                 | a bug: logged with its traceback, never sent to the client   |
 
@@ -112,13 +115,37 @@ SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
     "invalid": ServiceErrorRule(422, "Diese Auswahl ist nicht möglich"),
     "storage_unavailable": ServiceErrorRule(503, STORAGE_MESSAGE, service_text=False),
     "unavailable": ServiceErrorRule(503, "Dieser Dienst ist an der Station gerade nicht verfügbar"),
+    # volunteers and operators (station/staff, station/restock; routes in staff*.py)
+    "not_logged_in": ServiceErrorRule(401, "Bitte zuerst anmelden"),
+    "session_expired": ServiceErrorRule(401, "Die Anmeldung ist abgelaufen – bitte erneut anmelden"),
+    "wrong_credentials": ServiceErrorRule(401, "Kennnummer oder PIN stimmt nicht"),
+    "unknown_badge": ServiceErrorRule(401, "Dieser Ausweis ist nicht freigeschaltet"),
+    "wrong_code": ServiceErrorRule(401, "Dieser Freischaltcode ist nicht gültig"),
+    "pin_required": ServiceErrorRule(401, "Bitte zusätzlich die PIN eingeben"),
+    "badge_required": ServiceErrorRule(401, "Bitte mit Ausweis und PIN anmelden"),
+    "forbidden": ServiceErrorRule(403, "Dafür fehlt die Berechtigung"),
+    "simulation_only": ServiceErrorRule(403, "Das geht nur an einer simulierten Station"),
+    "unknown_keypad": ServiceErrorRule(403, "Diese Eingabestelle ist nicht eingerichtet"),
+    "throttled": ServiceErrorRule(429, "Zu viele falsche Versuche – bitte später erneut versuchen"),
+    "locked": ServiceErrorRule(429, "Die Anmeldung ist gesperrt – bitte den Betreiber anrufen"),
+    "no_badge": ServiceErrorRule(409, "Bitte den Ausweis an das Lesegerät halten"),
+    "conflict": ServiceErrorRule(409, "Das gibt es schon"),
+    "last_operator": ServiceErrorRule(409, "Das letzte Betreiberkonto muss bleiben"),
+    "weak_pin": ServiceErrorRule(422, "Diese PIN ist nicht erlaubt"),
 }
 
 # What each status means in the OpenAPI document.
 DESCRIPTIONS = {
     400: "The body is not JSON (`malformed_json`).",
+    401: "Not logged in, or the log-in failed: `not_logged_in`, `session_expired`, `wrong_credentials`, "
+    "`unknown_badge`, `wrong_code`, `pin_required`, `badge_required`.",
+    403: "Logged in, but not allowed: `forbidden` (e.g. an operator's route for a volunteer), "
+    "`simulation_only`, `unknown_keypad`.",
     404: "Not found (`not_found`).",
-    409: "Not now: `busy`, `not_available` or `too_late`; `message` says what to do.",
+    409: "Not now: `busy`, `not_available`, `too_late`, `no_badge`, `conflict`, `last_operator`; `message` says "
+    "what to do.",
+    429: "Too many failed log-ins: `throttled` (paused; `Retry-After` gives the seconds left) or `locked` "
+    "(until an operator lifts it); `message` says so in plain words.",
     422: "The request does not fit the schema (`invalid_request`, with `detail`), or the service refused "
     "the choice (`invalid`).",
     503: "The service is not configured at this station (`unavailable`), or the station's storage cannot be "

@@ -22,7 +22,9 @@ from .fridge import FridgeConfig, HaccpConfig, ModbusLineConfig, ZoneConfig
 from .locate import locate_line
 from .locks import DoorConfig, LockBusConfig
 from .mqtt import MqttConfig
+from .nfc import NfcConfig
 from .payment import PaymentConfig
+from .staff import StaffConfig
 
 __all__ = [
     "CompartmentConfig",
@@ -92,6 +94,8 @@ class Config(Section):
     haccp: HaccpConfig = HaccpConfig()
     payment: PaymentConfig | None = None
     mqtt: MqttConfig | None = None
+    nfc: NfcConfig | None = None
+    staff: StaffConfig = StaffConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
@@ -188,6 +192,7 @@ def anchor_relative_paths(raw: dict[str, Any], base_dir: Path) -> None:
             table[key] = str((base_dir / value).resolve())
 
     anchor(raw.get("database"), "path")
+    anchor(raw.get("staff"), "secret_file")
     mqtt = raw.get("mqtt")
     tls = mqtt.get("tls") if isinstance(mqtt, dict) else None
     for key in ("ca_file", "cert_file", "key_file"):

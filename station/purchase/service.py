@@ -15,6 +15,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from sqlalchemy import insert
@@ -70,8 +71,11 @@ class PurchaseError(Exception):
 class PurchaseService:
     name = "purchases"
 
-    def __init__(self, db: Database, terminal: CardTerminal, lockwall: LockWall) -> None:
+    def __init__(
+        self, db: Database, terminal: CardTerminal, lockwall: LockWall, *, today: Callable[[], date] | None = None
+    ) -> None:
         self.db, self.terminal, self.lockwall = db, terminal, lockwall
+        self.today = today or date.today  # the station's local day (Clock.today): what is past its date
         self.terminal.reconcile = endofday.reconcile  # end-of-day settles our unknown charges
         self.board = ProgressBoard()
         self.recovery = PurchaseRecovery(self)
@@ -120,7 +124,8 @@ class PurchaseService:
                     raise PurchaseError("not_available", f"Fach {comp} ist gerade nicht verfügbar")
             sale_id = str(uuid.uuid4())
             try:
-                await self.db.write(lambda s: self._create(s, sale_id, compartments))
+                today = self.today()
+                await self.db.write(lambda s: self._create(s, sale_id, compartments, today))
             except StorageUnavailable:
                 raise PurchaseError("storage_unavailable", STORAGE_TEXT) from None
             self._current = sale_id  # only now: the sale exists on disk
@@ -131,8 +136,8 @@ class PurchaseService:
         return sale_id
 
     @staticmethod
-    def _create(session: Session, sale_id: str, compartments: list[int]) -> None:
-        by_compartment = {o.compartment: o for o in offers(session)}
+    def _create(session: Session, sale_id: str, compartments: list[int], today: date | None = None) -> None:
+        by_compartment = {o.compartment: o for o in offers(session, today=today)}
         missing = [c for c in compartments if c not in by_compartment]
         if missing:
             raise PurchaseError("not_available", f"Fach {missing[0]} ist nicht (mehr) zu kaufen")
