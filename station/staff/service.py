@@ -108,6 +108,11 @@ class StaffService:
             self._unsubscribe = None
         await cancel_tasks(self._tasks)
         self._tasks = []
+        for live in list(self._sessions.values()):  # a stop ends them now (a crash: recovery at the next start)
+            try:
+                await asyncio.wait_for(self._end(live, SessionState.EXPIRED, "station stopped"), 1.0)
+            except Exception:  # storage failing at shutdown: recovery expires it at the next start
+                log.warning("session %s not recorded as ended at stop", live.id)
         await asyncio.to_thread(self.hasher.close)
 
     async def on_active(self, session_id: int) -> None:
@@ -295,7 +300,7 @@ class StaffService:
                 log.exception("session end listener failed")
 
     async def _idle_loop(self) -> None:
-        every = min(5.0, self.settings.session_idle_s / 10)
+        every = min(1.0, self.settings.session_idle_s / 10)  # an in-memory look: cheap
         while True:
             await asyncio.sleep(every)
             with contextlib.suppress(Exception):

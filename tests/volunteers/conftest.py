@@ -50,7 +50,8 @@ PRODUCTS = [  # the platform's catalogue
 ]
 
 
-def station_text(db_path: Path, lock_url: str | None, *, nfc: str | None = None, extra: str = "") -> str:
+def station_text(db_path: Path, lock_url: str | None, *, nfc: str | None = None, extra: str = "",
+                 zoned: dict[int, str] | None = None) -> str:
     text = minimal_config(db_path)
     if lock_url is not None:
         text += f"""
@@ -66,7 +67,9 @@ address = 0
 [doors]
 open_detect_s = 1.0
 """
-        text += "".join(f'[[compartments]]\nid = {c}\nbus = "wall"\nboard = 0\nlock = {c}\n' for c in range(1, 7))
+        for c in range(1, 7):
+            text += f'[[compartments]]\nid = {c}\nbus = "wall"\nboard = 0\nlock = {c}\n'
+            text += f'zone = "{zoned[c]}"\n' if zoned and c in zoned else ""
     if nfc is not None:
         text += f'\n[nfc]\ndevice = "{nfc}"\ntargets = ["106A"]\npoll_s = 0.05\ndebounce_s = 0.3\n'
     return text + extra
@@ -205,7 +208,7 @@ class Site:
 
 @contextlib.asynccontextmanager
 async def make_site(tmp: Path, *, walls: bool = True, nfc: bool = True, extra: str = "",
-                    operator: bool = True) -> AsyncIterator[Site]:
+                    operator: bool = True, zoned: dict[int, str] | None = None) -> AsyncIterator[Site]:
     locks = LockBusSimulator("cu16", [0], open_delay_s=0.05, close_after_s=0.3) if walls else None
     lock_url = await locks.start_tcp() if locks is not None else None
     field = NfcTagSimulator(seed=1) if nfc else None
@@ -213,7 +216,8 @@ async def make_site(tmp: Path, *, walls: bool = True, nfc: bool = True, extra: s
         field.start("127.0.0.1", 0)
     db_path = tmp / "station.db"
     config_path = tmp / "station.toml"
-    config_path.write_text(station_text(db_path, lock_url, nfc=field.device_path if field else None, extra=extra))
+    device = field.device_path if field else None
+    config_path.write_text(station_text(db_path, lock_url, nfc=device, extra=extra, zoned=zoned))
     prepare(db_path, parse_config(config_path.read_text()))
     if operator:
         args = ["users", "add", "--config", str(config_path), "--role", "operator", "--name", "Olga Betreiberin",
