@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-STATUS_CHECK_S = 1.0
+STATUS_CHECK_S = 0.5  # also how soon a stream ends when the daemon stops
 KEEPALIVE_S = 15.0
 MAX_STREAM_S = 600.0  # one connection at most this long; the browser reconnects by itself
 KEEP_DOOR_EVENTS = 100
@@ -91,14 +91,14 @@ class UiEvents:
     def _doors_after(self, version: int) -> list[tuple[int, DoorEvent]]:
         return [(v, event) for v, event in self._doors if v > version]
 
-    async def stream(self, is_disconnected: Any) -> AsyncIterator[str]:
-        """The event stream of one browser connection."""
+    async def stream(self, is_disconnected: Any, closing: Any = lambda: False) -> AsyncIterator[str]:
+        """The event stream of one browser connection; it ends when `closing()` (the server stops)."""
         self.attach()
         version = self._version
         status = current_status(self.station)
         yield sse("status", status)
         started = last_sent = time.monotonic()
-        while time.monotonic() - started < MAX_STREAM_S:
+        while time.monotonic() - started < MAX_STREAM_S and not closing():
             changed = self._changed
             try:
                 await asyncio.wait_for(changed.wait(), STATUS_CHECK_S)

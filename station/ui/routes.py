@@ -88,10 +88,21 @@ async def get_compartments(request: Request) -> list[ShelfCompartment]:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def ui_events(request: Request) -> StreamingResponse:
-    _station(request)
+    station = _station(request)
     events: UiEvents = request.app.state.ui_events
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events.stream(request.is_disconnected), media_type="text/event-stream", headers=headers)
+    stream = events.stream(request.is_disconnected, closing=lambda: _server_closing(station))
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+def _server_closing(station: Any) -> bool:
+    """True once the daemon stops its HTTP server: uvicorn waits for open responses, so end ours.
+
+    The kiosk keeps this stream open all the time; without this a stop would wait for the HTTP
+    component's time-out. (HttpComponent has no public flag for it yet: read uvicorn's.)
+    """
+    server = getattr(getattr(station, "http", None), "_server", None)
+    return bool(getattr(server, "should_exit", False))
 
 
 @pages.get("/ui/i18n/{language}.json")
