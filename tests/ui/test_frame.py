@@ -85,3 +85,17 @@ def test_english_is_switchable_and_names_itself(open_kiosk: Any) -> None:
     wait_screen(page, "buy")
     assert "What would you like to buy?" in visible_text(page)
     assert "Compartment" in page.locator(".tile").first.inner_text()
+
+
+def test_terminal_prompts_are_shown_in_the_screen_language(open_kiosk: Any) -> None:
+    page = open_kiosk("landscape")
+    prompt = "Bitte Karte einstecken oder auflegen – Bitte Karte entnehmen"  # as the API sends it
+    sample = {"state": "payment_requested", "message": prompt, "total": 164, "compartments": [1]}
+    page.evaluate("(sample) => window.kiosk.purchase.preview('pay', sample)", sample)
+    assert page.locator('[data-slot="prompt-text"]').inner_text() == prompt
+    tap(page, '[data-action="language"]')
+    assert (
+        page.locator('[data-slot="prompt-text"]').inner_text()
+        == "Please insert or tap your card – Please remove your card"
+    )
+    assert "Amount: €1.64" in visible_text(page)

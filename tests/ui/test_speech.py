@@ -127,3 +127,17 @@ def test_pin_digits_are_never_spoken_nor_shown(open_kiosk: Any) -> None:
     assert {item["key"] for item in result["said"]} == {"keypad.digit_entered"}
     assert all("params" not in item for item in result["said"])
     assert result["script"] == [{"key": "keypad.digits", "params": {"count": 4, "length": 4}}]
+
+
+def test_texts_with_placeholders_are_spoken_in_pieces() -> None:
+    from station.ui.speech import parts
+
+    assert parts("door.open", "Fach {compartment} ist offen") == [
+        {"clip": "door.open.0"},
+        {"param": "compartment", "kind": "number"},
+        {"clip": "door.open.2"},
+    ]
+    assert parts("buy.price", "{price}") == [{"param": "price", "kind": "money"}]
+    assert parts("help.title", "Hilfe") == [{"clip": "help.title"}]
+    texts = clip_texts("de")
+    assert (texts["door.open.0"], texts["door.open.2"], texts["num.12"]) == ("Fach", "ist offen", "12")
