@@ -40,7 +40,7 @@ DONE_S = 12  # the thank-you screen stays this long, then the next person gets a
 
 def ui_config(station: Any) -> UiConfig:
     """`[ui]` once the lead wires it into Config; the defaults until then."""
-    configured = getattr(station.config, "ui", None) if station is not None else None
+    configured = getattr(getattr(station, "config", None), "ui", None)  # stand-ins in tests have no config
     return configured if isinstance(configured, UiConfig) else UiConfig()
 
 

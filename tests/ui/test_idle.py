@@ -7,8 +7,8 @@ from typing import Any
 from tests.ui.conftest import Demo
 from tests.ui.kiosk import api, tap, visible_text, wait_screen
 
-# Short time-outs for the test (a simulated station takes them from the URL): warning after 1.5 s.
-TIMING = {"idle_s": 3.5, "warn_s": 2}
+# Short time-outs for the test (a simulated station takes them from the URL): warning after 2.5 s.
+TIMING = {"idle_s": 4.5, "warn_s": 2}
 
 
 def _warning_shown(page: Any) -> None:
