@@ -96,6 +96,7 @@ class UiEvents:
         self.attach()
         version = self._version
         status = current_status(self.station)
+        yield "retry: 1000\n\n"  # reconnect after a second when the stream ends (MAX_STREAM_S, a restart)
         yield sse("status", status)
         started = last_sent = time.monotonic()
         while time.monotonic() - started < MAX_STREAM_S and not closing():

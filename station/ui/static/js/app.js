@@ -14,6 +14,7 @@ const BACK = { buy: "start", number: "buy", item: "buy", age: "item" };
 // Screens where the idle timer does not run: nothing half-done there, or the terminal is in charge.
 const NO_IDLE = new Set(["start", "idle", "pay"]);
 const PRESSED_MS = 180; // the pressed look stays at least this long
+const LOST_AFTER_MS = 3000; // no status for this long after the stream broke: "Verbindung unterbrochen"
 
 export class App {
   constructor(boot) {
@@ -108,6 +109,8 @@ export class App {
   connect() {
     const source = new EventSource("/api/events/ui");
     source.addEventListener("status", (event) => {
+      clearTimeout(this.lostTimer);
+      this.lostTimer = null;
       this.status = JSON.parse(event.data);
       this.connected = true;
       this.renderFrame();
@@ -116,8 +119,13 @@ export class App {
     });
     source.addEventListener("door", (event) => this.purchase.onDoor(JSON.parse(event.data)));
     source.addEventListener("error", () => {
-      this.connected = false;
-      this.renderFrame();
+      // The stream also ends now and then by design and the browser reconnects at once:
+      // say the station is gone only when it stays gone.
+      if (this.lostTimer) return;
+      this.lostTimer = setTimeout(() => {
+        this.connected = false;
+        this.renderFrame();
+      }, LOST_AFTER_MS);
     });
     this.events = source;
   }
