@@ -143,7 +143,9 @@ export class PurchaseFlow {
   }
 
   openDoors() {
-    const reported = this.app.status.open_doors || [];
+    // The status lists doors being opened too; before the sale says "released" only a door event
+    // (sent once the sensor saw the door open) counts.
+    const reported = RELEASED.has(this.state) ? this.app.status.open_doors || [] : [];
     return this.compartments.filter((c) => (this.opened.has(c) && !this.closed.has(c)) || reported.includes(c));
   }
 
