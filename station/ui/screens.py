@@ -76,6 +76,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
         "item.age_notice",
         "item.continue",
         "item.not_for_sale",
+        "chrome.card_down",
     ),
     "age": ("age.title", "age.how", "age.not_yet", "age.other"),
     "pay": ("pay.title", "pay.amount", "pay.starting", "pay.follow", "pay.cancel", "pay.opening"),

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from tests.ui.conftest import Demo
-from tests.ui.kiosk import api, tap, visible_text, wait_screen
+from tests.ui.kiosk import api, buyable_offer, tap, visible_text, wait_screen
 
 
 def _banner(page: Any, name: str) -> Any:
@@ -99,3 +99,18 @@ def test_terminal_prompts_are_shown_in_the_screen_language(open_kiosk: Any) -> N
         == "Please insert or tap your card – Please remove your card"
     )
     assert "Amount: €1.64" in visible_text(page)
+
+
+def test_item_says_card_payment_is_down_before_anyone_tries(open_kiosk: Any, demo: Demo) -> None:
+    offer = buyable_offer(demo.url)
+    page = open_kiosk("landscape")
+    tap(page, '[data-screen="start"] [data-action="buy"]')
+    tap(page, f'.tile[data-compartment="{offer["compartment"]}"]')
+    wait_screen(page, "item")
+    assert page.locator('[data-action="pay"]').is_enabled()
+    _stub_status(page, card_payment=False)
+    page.evaluate("window.kiosk.events.close(); window.kiosk.connect()")
+    page.locator('[data-slot="item-card-down"]').wait_for(state="visible")
+    assert page.locator('[data-action="pay"]').is_disabled()
+    assert "Kartenzahlung gerade gestört" in visible_text(page)
+    page.unroute("**/api/events/ui")

@@ -84,8 +84,15 @@ export class Shop {
     }
   }
 
-  onStatus() {
-    if (this.app.screen === "buy" || this.app.screen === "idle") this.refresh().then(() => this.app.screens[this.app.screen].enter());
+  /** The station's status changed (a board down, a door, the terminal): redraw what depends on it. */
+  async onStatus() {
+    const screen = this.app.screen;
+    if (screen === "item") this.renderItem();
+    if (screen !== "buy" && screen !== "idle") return;
+    await this.refresh();
+    if (this.app.screen !== screen) return;
+    if (screen === "buy") this.renderGrid();
+    else this.renderWindow();
   }
 
   layoutChanged() {
@@ -259,7 +266,11 @@ export class Shop {
     if (o && COLD[o.temperature_class]) temp.querySelector("span").textContent = t(COLD[o.temperature_class]);
     const age = this.app.slot("item-age");
     age.hidden = !(o && o.min_age);
-    section.querySelector('[data-action="pay"]').hidden = !o || Boolean(o.min_age);
+    const pay = section.querySelector('[data-action="pay"]');
+    pay.hidden = !o || Boolean(o.min_age);
+    // A terminal that does not answer would only abort the payment: say so before anyone tries.
+    pay.disabled = !this.app.status.card_payment;
+    this.app.slot("item-card-down").hidden = !o || Boolean(o.min_age) || this.app.status.card_payment;
     section.querySelector('[data-action="age-continue"]').hidden = !(o && o.min_age);
     this.app.slot("item-cards").hidden = !o || Boolean(o.min_age);
     if (!o) return;
@@ -286,6 +297,7 @@ export class Shop {
     items.push({ key: "item.contents", params: { count: o.quantity } });
     if (o.best_before) items.push({ key: "item.best_before", params: { date: o.best_before } });
     if (o.min_age) return [...items, { key: "item.age_notice", params: { age: o.min_age } }, { key: "item.continue" }];
+    if (!this.app.status.card_payment) return [...items, { key: "chrome.card_down" }];
     return [...items, { key: "item.pay" }, { key: "item.cards" }];
   }
 
