@@ -18,15 +18,15 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from drivers.locks import PulseSent, cu16
 from payments.zvt import ZvtTimers
 from simulators.locks import LockBusSimulator
 from simulators.zvt import SimConfig, ZvtSimulator
+from station.compartments.contents import load as load_compartment
 from station.purchase import FINAL
-from station.stock import load_compartment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test fixtures' catalogue and config
 from tests.purchase.conftest import Shop, open_shop
@@ -66,7 +66,9 @@ async def measure(shop: Shop, at_board: list[float], n: int) -> tuple[list[float
     for i in range(n):
         if i:
             await db.write(
-                lambda s: load_compartment(s, 2, "4001234567890", 1, best_before=date(2026, 12, 24), loaded_by="bench")
+                lambda s: load_compartment(
+                    s, 2, "4001234567890", 1, best_before=date.today() + timedelta(days=30), actor="bench"
+                )
             )
         approvals.clear(), pulses.clear(), at_board.clear()
         sale_id = await service.begin([2])

@@ -117,7 +117,16 @@ class Platform:
         self._session_id = uuid.uuid4().hex
         if not self.announce:
             return self._options
-        will = self._presence("offline", reason="connection_lost")
+        # Composed now, published by the broker when the link is lost: no `at`, only when this connection began.
+        will = encode(
+            {
+                "schema": PLATFORM_STATE,
+                "state": "offline",
+                "session": self._session_id,
+                "connected_at": now_iso(),
+                "reason": "connection_lost",
+            }
+        )
         return dataclasses.replace(self._options, will=Will(self.topics.platform_state, will, qos=1, retain=True))
 
     def _presence(self, state: str, **extra: str) -> bytes:

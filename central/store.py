@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,7 @@ class PlatformStore:
         self.db.execute(
             "INSERT INTO presence VALUES (?,?,?,?,?) ON CONFLICT (station_id) DO UPDATE SET state = excluded.state, "
             "session = excluded.session, at = excluded.at, payload = excluded.payload",
-            (msg["station_id"], msg["state"], msg.get("session"), msg.get("at"), json.dumps(msg)),
+            (msg["station_id"], msg["state"], msg.get("session"), msg.get("at") or _received_at(), json.dumps(msg)),
         )
 
     def put_latest(self, station_id: str, kind: str, msg: dict[str, Any]) -> None:
@@ -255,6 +256,11 @@ class PlatformStore:
         return self.db.execute(
             "SELECT station_id, alarm_id, kind, subject FROM alarms WHERE state='raised' ORDER BY station_id, alarm_id"
         ).fetchall()
+
+
+def _received_at() -> str:
+    """A Last Will has no `at` (it was composed at connect time): its offline time is when it arrived."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def to_ranges(seqs: list[int]) -> list[list[int]]:

@@ -10,6 +10,7 @@ from .config import Config, ConfigError
 from .config.overlay import OverlayState, apply_overlay
 from .daemon import Station
 from .lockwall import LockWall
+from .lockwall.remote import RemoteDoors
 from .purchase import PurchaseService
 
 
@@ -48,17 +49,6 @@ def build_station(config: Config, *, file_config: Config | None = None, overlay:
         )
         station.add(station.sync)
     return station
-
-
-class RemoteDoors:
-    """The lock wall as signed remote commands see it (`sync.handlers.DoorOpener`)."""
-
-    def __init__(self, lockwall: LockWall) -> None:
-        self.lockwall = lockwall
-
-    async def open(self, compartment_id: int, reason: str, reference: str | None) -> dict[str, Any]:
-        result = await self.lockwall.open(compartment_id, reason, reference, actor="operator")
-        return {"outcome": str(result.outcome), "operation_id": result.operation_id, "detail": result.detail}
 
 
 def check_overlay(file_config: Config, overlay: dict[str, Any]) -> None:

@@ -112,6 +112,7 @@ class Station:
         return {"devices": devices, "temperatures": temperatures}
 
     def health_report(self) -> dict[str, Any]:
+        outbox = self.database.outbox()  # current (read now when called off the loop), before the components
         components = {}
         for component in [*self.components, self.http]:
             h = component.health()
@@ -123,7 +124,7 @@ class Station:
         statuses = {c["status"] for c in components.values()}
         overall = (
             Status.DOWN
-            if components["database"]["status"] != "up"
+            if components["database"]["status"] == "down"
             else (Status.UP if statuses == {"up"} else Status.DEGRADED)
         )
         return {
@@ -132,7 +133,7 @@ class Station:
             "status": str(overall),
             "simulated": self.simulated,
             "notice": SIMULATION_NOTICE if self.simulated else None,
-            "outbox": self.database.outbox(),
+            "outbox": outbox,
             "config_overlay": self.overlay.as_dict(),
             "components": components,
         }

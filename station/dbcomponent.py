@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 from typing import Any
 
@@ -12,6 +14,8 @@ from .outbox import oldest_pending_at, pending_count
 
 log = logging.getLogger(__name__)
 
+OUTBOX_READ_TIMEOUT_S = 2.0  # a health request waits this long for the db thread, then shows the last value
+
 
 class DatabaseComponent(ProgressMixin):
     name = "database"
@@ -19,8 +23,10 @@ class DatabaseComponent(ProgressMixin):
     def __init__(self, db: Database) -> None:
         self.db = db
         self._outbox: dict[str, Any] = {"pending": None, "oldest_pending_at": None}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         before = await self.db.call(migrate.status, self.db.path)
         if before.pending:
             log.info("migrating %s from %s to %s", self.db.path, before.current or "empty", before.head)
@@ -33,7 +39,7 @@ class DatabaseComponent(ProgressMixin):
         await self.db.stop()
 
     async def refresh(self) -> None:
-        """Re-read the outbox depth (called by the health loop, never per request)."""
+        """Re-read the outbox depth (the health loop; and every health request, see `outbox`)."""
 
         def _read(session: Any) -> dict[str, Any]:
             oldest = oldest_pending_at(session)
@@ -46,10 +52,40 @@ class DatabaseComponent(ProgressMixin):
         self.mark_progress()
 
     def outbox(self) -> dict[str, Any]:
+        """The outbox depth as the database has it now.
+
+        Called from another thread (the HTTP API answers in worker threads) it reads the database on
+        the db thread and waits for the answer (two indexed reads). On the loop thread itself, which
+        must never block, it returns the value of the last refresh.
+        """
+        loop = self._loop
+        if loop is not None and loop.is_running() and not _on_loop(loop):
+            future = asyncio.run_coroutine_threadsafe(self.refresh(), loop)
+            try:
+                future.result(OUTBOX_READ_TIMEOUT_S)
+            except concurrent.futures.TimeoutError:
+                future.cancel()
+                log.warning("outbox depth: no answer from the database within %s s", OUTBOX_READ_TIMEOUT_S)
+            except Exception as exc:  # stopping, or the database failed: health shows the last value
+                log.debug("outbox depth not refreshed: %r", exc)
+        return dict(self._outbox)
+
+    def last_outbox(self) -> dict[str, Any]:
+        """The value of the last refresh, without touching the database."""
         return dict(self._outbox)
 
     def health(self) -> ComponentHealth:
-        status = Status.UP if self.db.engine is not None else Status.DOWN
+        """Down when not open; degraded while writes fail (disk full, locked), with the last error."""
         db = self.db
-        detail = {"path": str(db.path), "epoch": db.epoch, "pragmas": db.pragmas, "outbox": self.outbox()}
+        writes = db.write_state()
+        status = Status.DOWN if db.engine is None else Status.UP if writes["writes"] == "ok" else Status.DEGRADED
+        detail = {"path": str(db.path), "epoch": db.epoch, "pragmas": db.pragmas, "outbox": self.last_outbox(),
+                  **writes}
         return ComponentHealth(status, detail)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

@@ -15,14 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .assembly import build_station
+from .compartments.contents import load as load_compartment
+from .compartments.owner import sync_configured as sync_compartments
 from .config import Config
 from .config.overlay import effective_config
 from .db import migrate
 from .db.engine import Database
 from .db.models import Product
 from .db.types import utcnow
-from .lockwall.inventory import sync_compartments
-from .stock import load_compartment
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def seed_demo_stock(session: Session, config: Config) -> None:
     sync_compartments(session, config.compartments)
     for compartment, (gtin, *_rest) in zip(config.compartments, DEMO_PRODUCTS, strict=False):
         load_compartment(
-            session, compartment.id, gtin, 1, best_before=date.today() + timedelta(days=7), loaded_by="demo"
+            session, compartment.id, gtin, 1, best_before=date.today() + timedelta(days=7), actor="demo"
         )
 
 

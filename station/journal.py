@@ -23,14 +23,20 @@ def audit(
     reason: str | None = None,
     reference: str | None = None,
     details: dict[str, Any] | None = None,
+    emit: bool = True,
 ) -> int:
-    """Append to the audit log and emit an `audit` event in the caller's transaction; returns the entry id."""
+    """Append to the audit log (and, with `emit`, an `audit` event) in the caller's transaction; returns its id.
+
+    Flow arrows pass emit=False: their own event carries the audit id, so the platform is not told twice.
+    """
     at, details = utcnow(), details or {}
     entry_id = session.execute(
         _AUDIT_INSERT,
         {"at": at, "actor": actor, "action": action, "subject": subject, "reason": reason, "reference": reference,
          "details": details},
     ).scalar_one()
+    if not emit:
+        return int(entry_id)
     record_event(
         session,
         "audit",
@@ -38,7 +44,7 @@ def audit(
          "reason": reason, "reference": reference, "details": details},
         priority=Priority.STOCK,
     )
-    return entry_id
+    return int(entry_id)
 
 
 def open_alarm(session: Session, kind: str, subject: str) -> Alarm | None:

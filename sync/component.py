@@ -30,7 +30,16 @@ from . import inbox, outboxio, presence
 from .connector import Connector, Endpoint, subscribe_until_granted
 from .contract import PLATFORM_STATE, Topics, check_station_id, decode, encode
 from .handlers import ColdChainRelease, CommandServices, DoorOpener, register_handlers
-from .mqttio import ConnectOptions, ConnectResult, Incoming, MqttConnection, NotConnected, TlsFiles, Will
+from .mqttio import (
+    MQTT5,
+    ConnectOptions,
+    ConnectResult,
+    Incoming,
+    MqttConnection,
+    NotConnected,
+    TlsFiles,
+    Will,
+)
 from .relay import Relay
 from .router import CommandRouter
 from .state import compartment_summary, meta_get, next_session
@@ -193,7 +202,7 @@ class SyncComponent(ProgressMixin):
         """Fresh options per attempt: the session counter grows and the Will names it."""
         self.session = await self.db.write(next_session)
         cfg = self.config
-        will = presence.offline(self.station_id, self.session, "connection_lost")
+        will = presence.will(self.station_id, self.session)
         tls = TlsFiles(cfg.tls.ca_file, cfg.tls.cert_file, cfg.tls.key_file) if cfg.tls else None
         return ConnectOptions(
             client_id=cfg.client_id or self.station_id,
@@ -213,10 +222,21 @@ class SyncComponent(ProgressMixin):
         window = self.config.inflight
         if result.receive_maximum:
             window = min(window, result.receive_maximum)
+        # Retain-as-published on the command filter (MQTT 5): a command its publisher sent with
+        # retain=1 keeps the flag even on live delivery, so the router can refuse it.
         await subscribe_until_granted(
-            conn, [(self.topics.cmd_filter, 1), (self.topics.ack, 1), (self.topics.platform_state, 1)]
+            conn,
+            [(self.topics.cmd_filter, 1), (self.topics.ack, 1), (self.topics.platform_state, 1)],
+            retain_as_published={self.topics.cmd_filter},
         )
         self.connection, self.protocol, self.connected_since = conn, result.protocol, time.time()
+        if result.protocol != MQTT5:
+            log.info(
+                "MQTT %s: a command published with retain=1 cannot be told from a live one here (only broker "
+                "replays can); the broker must refuse retained publishes on %s (docs/mqtt.md 6.2, 7)",
+                result.protocol,
+                self.topics.cmd_filter,
+            )
         try:
             conn.publish(self.topics.state, encode(await self._birth(result.protocol)), qos=1, retain=True)
             while self._results:

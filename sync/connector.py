@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,7 +130,12 @@ class Connector:
 
 
 async def subscribe_until_granted(
-    conn: MqttConnection, topics: list[tuple[str, int]], *, retry: Backoff | None = None, wait_s: float = 30.0
+    conn: MqttConnection,
+    topics: list[tuple[str, int]],
+    *,
+    retry: Backoff | None = None,
+    wait_s: float = 30.0,
+    retain_as_published: Collection[str] = (),
 ) -> None:
     """Subscribe, asking again for refused topics on the same connection until all are granted.
 
@@ -144,7 +149,7 @@ async def subscribe_until_granted(
     pending, refusals = list(topics), 0
     while True:
         try:
-            await conn.subscribe(pending, wait_s)
+            await conn.subscribe(pending, wait_s, retain_as_published=retain_as_published)
         except SubscribeRefused as exc:
             refusals += 1
             (log.warning if refusals == 1 else log.debug)("%s; asking again", exc)

@@ -117,9 +117,44 @@ def encode(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# Most signed commands are a few hundred bytes; the largest is a whole catalogue (`set_catalogue` with
+# `replace`): about 200 bytes per fully described product, so about 1,300 products fit.
+MAX_COMMAND_BYTES = 256 * 1024
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "starts with a UTF-8 byte-order mark"),
+    (b"\xff\xfe\x00\x00", "is UTF-32 (little-endian byte-order mark)"),
+    (b"\x00\x00\xfe\xff", "is UTF-32 (big-endian byte-order mark)"),
+    (b"\xff\xfe", "is UTF-16 (little-endian byte-order mark)"),
+    (b"\xfe\xff", "is UTF-16 (big-endian byte-order mark)"),
+)
+
+
+def utf8_text(payload: bytes) -> str:
+    """The payload as text if it is plain UTF-8 (no byte-order mark); ValueError saying what it is instead.
+
+    Python's json.loads(bytes) would also take UTF-16 and UTF-32 and skip a BOM; the contract says
+    UTF-8, and a signature is checked over the UTF-8 bytes, so anything else is refused by name.
+    """
+    for bom, what in _BOMS:
+        if payload.startswith(bom):
+            raise ValueError(f"the payload {what}; send UTF-8 without a byte-order mark")
+    if b"\x00" in payload[:4]:
+        raise ValueError("the payload looks like UTF-16 or UTF-32 (NUL bytes); send UTF-8")
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the payload is not valid UTF-8 (byte {exc.start}: {exc.reason})") from None
+
+
 def decode(payload: bytes) -> dict[str, Any]:
     """Parse a JSON object payload; raises ValueError on anything else."""
-    obj = json.loads(payload)
+    return decode_text(payload.decode("utf-8"))
+
+
+def decode_text(text: str) -> dict[str, Any]:
+    """Parse a JSON object; raises ValueError on anything else."""
+    obj = json.loads(text)
     if not isinstance(obj, dict):
         raise ValueError("payload is not a JSON object")
     return obj

@@ -1,9 +1,10 @@
 """Command handlers: catalogue, prices, orders, block/unblock, snapshot, config overlay, remote open.
 
-Database-only handlers do their whole work in `ctx.transact`, the same transaction that stores
-the command's result, so a command runs exactly once. Business keys make re-applied changes
-harmless: GTIN for products, `external_id` for orders. Remote opening commits its acceptance
-before the door is touched and is never re-run (safety-and-sync.md §4.5).
+Handlers call the services' public functions and never write their tables. Database-only changes
+run in `ctx.transact`, the same transaction that stores the command's result, so a command runs
+exactly once. Business keys make re-applied changes harmless: GTIN for products, `external_id`
+for orders. Remote opening commits its acceptance before the door is touched and is never re-run
+(safety-and-sync.md §4.5).
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from station import catalogue, orders
 from station.coldchain.transitions import open_block
-from station.db.models import Compartment, CompartmentContent, CompartmentStatus, Order, Priority, Product
+from station.compartments import owner
 from station.db.types import utcnow
 from station.journal import audit
-from station.outbox import record_event
 
 from . import params as P
 from .router import CommandContext, CommandError, CommandRouter
@@ -63,11 +63,11 @@ def register_handlers(router: CommandRouter) -> None:
     router.register("apply_config_overlay", apply_config_overlay, params=P.ApplyConfigOverlay)
 
 
-def _compartment(session: Session, compartment_id: int) -> Compartment:
-    compartment = session.get(Compartment, compartment_id)
-    if compartment is None:
-        raise CommandError("unknown_compartment", f"no compartment {compartment_id}")
-    return compartment
+def _compartment(session: Session, compartment_id: int) -> None:
+    try:
+        owner.status(session, compartment_id)
+    except owner.CompartmentError:
+        raise CommandError("unknown_compartment", f"no compartment {compartment_id}") from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -117,43 +117,28 @@ async def open_compartment(p: P.OpenCompartment, ctx: CommandContext) -> dict[st
 def _set_blocked(
     ctx: CommandContext, compartment_id: int, blocked: bool, reason: str | None, reference: str | None
 ) -> Awaitable[dict[str, Any]]:
+    """The operator's hold on a compartment (kind `operator`); other holds (cold chain) are untouched."""
+
     def _apply(session: Session) -> dict[str, Any]:
-        compartment = _compartment(session, compartment_id)
-        is_blocked = compartment.status == CompartmentStatus.BLOCKED
-        if blocked == is_blocked and (not blocked or compartment.blocked_reason == reason):
-            return {"compartment_id": compartment_id, "status": str(compartment.status), "changed": False}
+        _compartment(session, compartment_id)
+        ref = reference or ctx.cmd.cmd_id
         if blocked:
-            compartment.status, compartment.blocked_reason = CompartmentStatus.BLOCKED, reason
+            current = [h for h in owner.holds(session, compartment_id) if h.kind == "operator"]
+            if current and current[0].reason == reason:
+                changed = False
+            else:
+                if current:
+                    owner.release_hold(session, compartment_id, "operator", actor=ctx.actor, reference=ref)
+                changed = owner.hold(session, compartment_id, "operator", actor=ctx.actor, reference=ref,
+                                     reason=reason)
         else:
-            items = session.scalar(
-                select(CompartmentContent.id).where(
-                    CompartmentContent.compartment_id == compartment_id, CompartmentContent.quantity > 0
-                )
-            )
-            compartment.status = CompartmentStatus.LOADED if items else CompartmentStatus.EMPTY
-            compartment.blocked_reason = None
-        compartment.updated_at = utcnow()
-        action = "compartment.blocked" if blocked else "compartment.unblocked"
-        details = {"cmd_id": ctx.cmd.cmd_id, "blocked_reason": reason}
-        audit(
-            session,
-            action,
-            f"compartment:{compartment_id}",
-            actor=ctx.actor,
-            reason="remote",
-            reference=reference,
-            details=details,
-        )
-        payload = {
+            changed = owner.release_hold(session, compartment_id, "operator", actor=ctx.actor, reference=ref)
+        return {
             "compartment_id": compartment_id,
-            "status": str(compartment.status),
-            "blocked_reason": compartment.blocked_reason,
-            "actor": ctx.actor,
-            "reference": reference,
-            "cmd_id": ctx.cmd.cmd_id,
+            "status": str(owner.status(session, compartment_id)),
+            "blocked_reason": owner.blocked_reason(session, compartment_id),
+            "changed": changed,
         }
-        record_event(session, action, payload, priority=Priority.STOCK)
-        return {"compartment_id": compartment_id, "status": str(compartment.status), "changed": True}
 
     return ctx.transact(_apply)
 
@@ -187,70 +172,21 @@ async def unblock_compartment(p: P.UnblockCompartment, ctx: CommandContext) -> d
 
 
 # -- catalogue and prices ----------------------------------------------------------------------
-_PRODUCT_FIELDS = ("name", "price_cents", "vat_rate_bp", "deposit_cents", "temperature_class", "min_age", "active")
-
-
 async def set_catalogue(p: P.SetCatalogue, ctx: CommandContext) -> dict[str, Any]:
-    def _apply(session: Session) -> dict[str, Any]:
-        existing = {prod.gtin: prod for prod in session.scalars(select(Product))}
-        counts = {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
-        now = utcnow()
-        for item in p.products:
-            values = {f: getattr(item, f) for f in _PRODUCT_FIELDS}
-            product = existing.get(item.gtin)
-            if product is None:
-                session.add(Product(gtin=item.gtin, updated_at=now, **values))
-                counts["created"] += 1
-            elif any(getattr(product, f) != v for f, v in values.items()):
-                for f, v in values.items():
-                    setattr(product, f, v)
-                product.updated_at = now
-                counts["updated"] += 1
-            else:
-                counts["unchanged"] += 1
-        if p.replace:
-            listed = {item.gtin for item in p.products}
-            for gtin, product in existing.items():
-                if gtin not in listed and product.active:
-                    product.active, product.updated_at = False, now
-                    counts["deactivated"] += 1
-        if counts["created"] or counts["updated"] or counts["deactivated"]:
-            audit(
-                session,
-                "catalogue.set",
-                "catalogue",
-                actor=ctx.actor,
-                reason="remote",
-                details={"cmd_id": ctx.cmd.cmd_id, **counts},
-            )
-        return counts
-
-    return await ctx.transact(_apply)
+    items = [catalogue.ProductData(**item.model_dump()) for item in p.products]
+    return await ctx.transact(
+        lambda s: catalogue.set_catalogue(s, items, replace=p.replace, actor=ctx.actor, reference=ctx.cmd.cmd_id)
+    )
 
 
 async def set_prices(p: P.SetPrices, ctx: CommandContext) -> dict[str, Any]:
+    wanted = {item.gtin: item.price_cents for item in p.prices}
+
     def _apply(session: Session) -> dict[str, Any]:
-        wanted = {item.gtin: item.price_cents for item in p.prices}
-        products = {prod.gtin: prod for prod in session.scalars(select(Product).where(Product.gtin.in_(wanted)))}
-        unknown = sorted(set(wanted) - set(products))
-        if unknown:
-            raise CommandError("unknown_gtin", ", ".join(unknown[:20]))
-        changes = []
-        for gtin, price in wanted.items():
-            product = products[gtin]
-            if product.price_cents != price:
-                changes.append({"gtin": gtin, "old_cents": product.price_cents, "new_cents": price})
-                product.price_cents, product.updated_at = price, utcnow()
-        if changes:
-            audit(
-                session,
-                "prices.set",
-                "catalogue",
-                actor=ctx.actor,
-                reason="remote",
-                details={"cmd_id": ctx.cmd.cmd_id, "changes": changes[:200], "changed": len(changes)},
-            )
-        return {"updated": len(changes), "unchanged": len(wanted) - len(changes)}
+        try:
+            return catalogue.set_prices(session, wanted, actor=ctx.actor, reference=ctx.cmd.cmd_id)
+        except catalogue.CatalogueError as exc:
+            raise CommandError(exc.code, str(exc)) from None
 
     return await ctx.transact(_apply)
 
@@ -258,75 +194,24 @@ async def set_prices(p: P.SetPrices, ctx: CommandContext) -> dict[str, Any]:
 # -- orders --------------------------------------------------------------------------------------
 async def create_order(p: P.CreateOrder, ctx: CommandContext) -> dict[str, Any]:
     def _apply(session: Session) -> dict[str, Any]:
-        order = session.scalar(select(Order).where(Order.external_id == p.external_id))
-        if order is not None:
-            return {"order_id": order.id, "external_id": p.external_id, "state": order.state, "created": False}
-        if p.compartment_id is not None:
-            _compartment(session, p.compartment_id)
-        order = Order(
-            external_id=p.external_id,
-            kind=p.kind,
-            compartment_id=p.compartment_id,
-            code_hmac=p.code_hmac,
-            state="announced",
-            amount_due_cents=p.amount_due_cents,
-            created_at=utcnow(),
-            expires_at=p.expires_at,
-            details=p.details,
-        )
-        session.add(order)
-        session.flush()
-        payload = {
-            "order_id": order.id,
-            "external_id": p.external_id,
-            "kind": p.kind,
-            "compartment_id": p.compartment_id,
-            "state": order.state,
-            "amount_due_cents": p.amount_due_cents,
-            "expires_at": P.as_json(p.expires_at),
-            "cmd_id": ctx.cmd.cmd_id,
-        }
-        audit(
-            session,
-            "order.create",
-            f"order:{p.external_id}",
-            actor=ctx.actor,
-            reason="remote",
-            details={"cmd_id": ctx.cmd.cmd_id},
-        )
-        record_event(session, "order.created", payload, priority=Priority.STOCK)
-        return {"order_id": order.id, "external_id": p.external_id, "state": order.state, "created": True}
+        try:
+            return orders.announce(
+                session, p.external_id, kind=p.kind, actor=ctx.actor, compartment_id=p.compartment_id,
+                amount_due_cents=p.amount_due_cents, expires_at=p.expires_at, code_hmac=p.code_hmac,
+                details=p.details, reference=ctx.cmd.cmd_id,
+            )
+        except orders.OrderError as exc:
+            raise CommandError(exc.code, str(exc)) from None
 
     return await ctx.transact(_apply)
 
 
 async def cancel_order(p: P.CancelOrder, ctx: CommandContext) -> dict[str, Any]:
     def _apply(session: Session) -> dict[str, Any]:
-        order = session.scalar(select(Order).where(Order.external_id == p.external_id))
-        if order is None:
-            raise CommandError("unknown_order", f"no order {p.external_id!r}")
-        if order.state == "cancelled":
-            return {"external_id": p.external_id, "state": order.state, "changed": False}
-        if order.state == "picked_up" or order.picked_up_at is not None:
-            raise CommandError("order_state", f"order {p.external_id!r} was already picked up")
-        order.state = "cancelled"
-        payload = {
-            "order_id": order.id,
-            "external_id": p.external_id,
-            "state": "cancelled",
-            "reason": p.reason,
-            "cmd_id": ctx.cmd.cmd_id,
-        }
-        audit(
-            session,
-            "order.cancel",
-            f"order:{p.external_id}",
-            actor=ctx.actor,
-            reason="remote",
-            details={"cmd_id": ctx.cmd.cmd_id, "reason": p.reason},
-        )
-        record_event(session, "order.cancelled", payload, priority=Priority.STOCK)
-        return {"external_id": p.external_id, "state": "cancelled", "changed": True}
+        try:
+            return orders.cancel(session, p.external_id, actor=ctx.actor, reason=p.reason, reference=ctx.cmd.cmd_id)
+        except orders.OrderError as exc:
+            raise CommandError(exc.code, str(exc)) from None
 
     return await ctx.transact(_apply)
 

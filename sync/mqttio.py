@@ -17,7 +17,7 @@ import asyncio
 import concurrent.futures
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -25,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from .mqtttypes import (
     ConnectError,
@@ -305,15 +306,23 @@ class MqttConnection:
             raise NotConnected(f"publish on {topic} failed: {paho.error_string(info.rc)}")
         return info.mid
 
-    async def subscribe(self, topics: list[tuple[str, int]], wait_s: float = 10.0) -> list[int]:
+    async def subscribe(
+        self, topics: list[tuple[str, int]], wait_s: float = 10.0, *, retain_as_published: Collection[str] = ()
+    ) -> list[int]:
         """Subscribe and wait for SUBACK; returns the granted QoS per topic.
 
+        On MQTT 5 the filters named in `retain_as_published` get that subscription option: a message
+        its publisher sent with retain=1 then arrives with the retain flag set even on a live
+        subscription (MQTT 3.1.1 has no such option: the broker clears the flag on live delivery).
         Raises SubscribeRefused (naming the topics still to ask for) if the broker refused any of
         them or sent no SUBACK in time, NotConnected if the link is gone.
         """
         if not self.connected:
             raise NotConnected(f"{self.host}:{self.port} is not connected")
-        rc, mid = self._client.subscribe(topics)
+        request: list[tuple[str, Any]] = list(topics)
+        if self.protocol == MQTT5:
+            request = [(t, SubscribeOptions(qos=q, retainAsPublished=t in retain_as_published)) for t, q in topics]
+        rc, mid = self._client.subscribe(request)
         if rc != paho.MQTT_ERR_SUCCESS or mid is None:
             raise NotConnected(f"subscribe failed: {paho.error_string(rc)}")
         fut: asyncio.Future[list[int]] = self._loop.create_future()

@@ -43,7 +43,7 @@ def birth(
 
 
 def offline(station_id: str, session: int, reason: str) -> dict[str, Any]:
-    """The retained `state` message for the Last Will ('connection_lost') and a graceful stop."""
+    """The retained `state` message of a graceful stop ('shutdown'): `at` is the moment of going offline."""
     return {
         "schema": STATE,
         "station_id": station_id,
@@ -51,6 +51,22 @@ def offline(station_id: str, session: int, reason: str) -> dict[str, Any]:
         "session": session,
         "at": now_iso(),
         "reason": reason,
+    }
+
+
+def will(station_id: str, session: int) -> dict[str, Any]:
+    """The Last Will ('connection_lost'), composed when connecting and published by the broker much later.
+
+    It carries no `at`: nobody knows yet when the link will be lost. `connected_at` is when this
+    connection attempt began; the platform takes the time it received the Will as the offline time.
+    """
+    return {
+        "schema": STATE,
+        "station_id": station_id,
+        "state": OFFLINE,
+        "session": session,
+        "connected_at": now_iso(),
+        "reason": "connection_lost",
     }
 
 

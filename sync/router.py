@@ -1,6 +1,7 @@
 """Signed command intake: verify, dedupe, route to a handler, store and answer every command.
 
-Checks, in order (docs/mqtt.md "Commands"): not retained → well-formed → signed → known issuer
+Checks, in order (docs/mqtt.md "Commands"): not retained → at most 256 KiB (checked before any
+decoding) → UTF-8 without a byte-order mark → well-formed JSON → signed → known issuer
 and valid signature → (a known command id answers its stored result again) → this station →
 not expired, not issued in the future, lifetime within the action's limit → issuer sequence
 grows → known action → valid parameters. Only signature-verified commands are stored (an
@@ -23,7 +24,16 @@ from station.db.engine import Database
 from station.db.types import utcnow
 
 from . import inbox
-from .contract import COMMAND, COMMAND_RESULT, SIGNED_COMMAND, decode, now_iso, parse_time
+from .contract import (
+    COMMAND,
+    COMMAND_RESULT,
+    MAX_COMMAND_BYTES,
+    SIGNED_COMMAND,
+    decode_text,
+    now_iso,
+    parse_time,
+    utf8_text,
+)
 from .inbox import ACCEPTED, DONE, FAILED, REJECTED, VerifiedCommand
 from .mqttio import Incoming
 from .signing import parse_public_key, verify
@@ -159,15 +169,18 @@ class CommandRouter:
         return await self._execute(cmd, route, params)
 
     def _verify(self, msg: Incoming, topic_action: str | None) -> VerifiedCommand:
-        try:
-            envelope = decode(msg.payload)
-        except ValueError as exc:
-            raise Rejected("retained" if msg.retain else "malformed", f"not a JSON object: {exc}") from None
+        envelope, problem = _envelope(msg.payload)
         body_text, signature = envelope.get("body"), envelope.get("sig")
         body = _parse_body(body_text)
         hint = (body.get("cmd_id"), body.get("action")) if body is not None else (None, topic_action)
         if msg.retain:
-            raise Rejected("retained", "a retained command is a replay; commands are never retained", hint=hint)
+            raise Rejected(
+                "retained",
+                "the command was published with retain=1 (or is a broker replay); commands are never retained",
+                hint=hint,
+            )
+        if problem is not None:
+            raise Rejected(*problem, hint=hint)
         if envelope.get("schema") != SIGNED_COMMAND:
             raise Rejected("malformed", f"schema must be {SIGNED_COMMAND!r}", hint=hint)
         if body is None or not isinstance(body_text, str):
@@ -276,11 +289,28 @@ class CommandRouter:
         return await self.db.write(_recover)
 
 
+def _envelope(payload: bytes) -> tuple[dict[str, Any], tuple[str, str] | None]:
+    """The signed-command envelope, or {} and (reason, detail): checked in order size, encoding, JSON.
+
+    The size is checked before anything is decoded; an oversized payload is never parsed.
+    """
+    if len(payload) > MAX_COMMAND_BYTES:
+        return {}, ("too_large", f"{len(payload)} bytes; a command may have at most {MAX_COMMAND_BYTES} bytes")
+    try:
+        text = utf8_text(payload)
+    except ValueError as exc:
+        return {}, ("not_utf8", str(exc))
+    try:
+        return decode_text(text), None
+    except ValueError as exc:
+        return {}, ("malformed", f"not a JSON object: {exc}")
+
+
 def _parse_body(body_text: Any) -> dict[str, Any] | None:
     if not isinstance(body_text, str):
         return None
     try:
-        return decode(body_text.encode())
+        return decode_text(body_text)
     except ValueError:
         return None
 

@@ -1,9 +1,13 @@
 """ZVT (ECR-Interface ZVT-Protocol rev. 13.06): the station as cash register (ECR) talking to a card
 terminal (PT) over TCP (port 20007, raw APDUs) or RS232 (DLE framing, CRC-16/KERMIT, ACK/NAK).
 
-Layers: `apdu`/`bcd`/`bmp`/`tlv`/`fields`/`messages`/`commands`/`framing` are the pure codec (one
-error class, `CodecError`); `transport`/`tcp`/`serial_link` move APDUs; `dialogue` runs one command;
-`client.ZvtClient` is what a service uses; `results` says what each outcome means.
+Layers: `apdu`/`bcd`/`bmp`/`tlv`/`charset`/`fields`/`messages`/`parsing`/`commands`/`framing`
+are the pure codec (one error class, `CodecError`). What a terminal sends is read strictly only
+where money is decided (result code, amount, currency, trace and receipt numbers); card data,
+texts and the TLV container are read leniently with `warnings` on the message, so a real
+terminal's odd field never turns an approval into a refused message. `transport`/`tcp`/
+`serial_link` move APDUs; `dialogue` runs one command; `client.ZvtClient` is what a service uses;
+`results` says what each outcome means.
 
 Use::
 
@@ -30,6 +34,7 @@ from .errors import (
     RefundsDisabled,
     TerminalBusy,
     TerminalUnavailable,
+    UnreadableMessage,
     ZvtError,
 )
 from .messages import (
@@ -95,6 +100,7 @@ __all__ = [
     "TerminalStatus",
     "TerminalUnavailable",
     "UnknownMessage",
+    "UnreadableMessage",
     "ZvtClient",
     "ZvtError",
     "ZvtSettings",

@@ -3,7 +3,8 @@
 A BMP is a one-byte tag followed by a value whose framing depends on the tag: a fixed number of
 bytes, LLVAR (`Fx Fy` = a two-digit length, one digit per low nibble), LLLVAR (`Fx Fy Fz`) or the
 TLV container (tag 06, BER length). A tag that is not in `BMP_FORMATS` cannot be skipped (its length
-is unknown), so it is a CodecError.
+is unknown): `decode_bmps` raises CodecError there, `scan_bmps` stops there and says why, keeping
+every BMP read before it.
 """
 
 from __future__ import annotations
@@ -82,6 +83,15 @@ BMP_FORMATS: dict[int, BmpFormat] = {
     0xFA: _f("status", 1),
     0xFB: _f("OK required", 1),
     0xFC: _f("card reading control", 1),
+    # Added in spec rev. 13.11 ("Summary of utilised BMPs"; public list in BrunoHos/zvt-show
+    # zvt.mjs): we do not use them, but knowing their size lets a message carrying them be read.
+    0x70: _f("display image request id", 4),
+    0x71: _f("display image size", 4),
+    0x72: _f("display image MIME type", 1),
+    0x73: _f("display image encoding", 1),
+    0x74: _f("display image chunk count", 1),
+    0x75: _f("display image chunk index", 1),
+    0xFD: _f("display device", 1),
 }
 
 
@@ -124,22 +134,40 @@ def encode_bmps(fields: list[tuple[int, bytes]]) -> bytes:
 
 def decode_bmps(data: bytes, pos: int = 0) -> list[tuple[int, bytes]]:
     """All BMPs from `pos` to the end as (tag, value) in wire order; the TLV value is the raw container."""
+    fields, broken = scan_bmps(data, pos)
+    if broken is not None:
+        raise CodecError(broken)
+    return fields
+
+
+def scan_bmps(data: bytes, pos: int = 0) -> tuple[list[tuple[int, bytes]], str | None]:
+    """BMPs from `pos` in wire order, and why the scan stopped early (None when it reached the end).
+
+    The scan stops where the framing breaks (unknown tag, bad or overlong length): nothing after
+    that point can be located, but everything before it was read correctly.
+    """
     data = bytes(data)
     fields: list[tuple[int, bytes]] = []
     while pos < len(data):
         tag = data[pos]
         fmt = BMP_FORMATS.get(tag)
         if fmt is None:
-            raise CodecError(f"unknown BMP tag {tag:02X} at byte {pos}")
-        pos += 1
-        if fmt.size > 0:
-            size = fmt.size
-        elif fmt.size == TLV:
-            size, pos = decode_ber_length(data, pos)
-        else:
-            size, pos = decode_var_length(data, pos, -fmt.size)
-        if pos + size > len(data):
-            raise CodecError(f"BMP {tag:02X} ({fmt.name}) needs {size} bytes, {len(data) - pos} left")
-        fields.append((tag, data[pos : pos + size]))
-        pos += size
-    return fields
+            return fields, f"unknown BMP tag {tag:02X} at byte {pos}"
+        try:
+            size, start = _value_size(data, pos + 1, fmt)
+        except CodecError as exc:
+            return fields, f"BMP {tag:02X} ({fmt.name}): {exc}"
+        if start + size > len(data):
+            return fields, f"BMP {tag:02X} ({fmt.name}) needs {size} bytes, {len(data) - start} left"
+        fields.append((tag, data[start : start + size]))
+        pos = start + size
+    return fields, None
+
+
+def _value_size(data: bytes, pos: int, fmt: BmpFormat) -> tuple[int, int]:
+    """(value size, position of the value) for a BMP whose tag ends before `pos`."""
+    if fmt.size > 0:
+        return fmt.size, pos
+    if fmt.size == TLV:
+        return decode_ber_length(data, pos)
+    return decode_var_length(data, pos, -fmt.size)

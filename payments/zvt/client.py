@@ -16,6 +16,7 @@ from common.availability import Availability
 from . import commands
 from .dialogue import Decide, Dialogue, DialogueRecord, Observer
 from .errors import CodecError, LinkError, RefundsDisabled, TerminalBusy, TerminalUnavailable
+from .messages import ENQUIRY_RECEIPT, Abort
 from .results import (
     Completed,
     EndOfDay,
@@ -32,6 +33,8 @@ from .totals import decode_totals
 from .transport import ZvtTimers, ZvtTransport, open_transport
 
 log = logging.getLogger(__name__)
+
+PREAUTH_ERROR = 0xB8  # 06 1E B8 87 <receipt>: the answer to the open pre-authorisation enquiry
 
 
 @dataclass(frozen=True)
@@ -234,14 +237,24 @@ class ZvtClient:
         return EndOfDay(rec.end, status=status, receipt_lines=rec.receipt_lines, **values)  # type: ignore[arg-type]
 
     async def enquire_open_preauths(self, *, observer: Observer | None = None) -> Result:
-        """Open pre-authorisations (06 23 87 FF FF): one status information per reservation."""
+        """Open pre-authorisations (06 23 87 FF FF).
+
+        Terminals answer in one of two ways: one status information per reservation then a
+        completion, or an abort B8 whose BMP 87 names one open reservation (FF FF: none left;
+        spec §2.10.1, EVerest/zvt's Feig driver asks again after settling each one).
+        """
         rec = await self._run(commands.enquire_open_preauths(), observer)
-        failure = admin_failure(rec)
-        if failure is not None:
-            return failure
         items = tuple(
             OpenPreauth(s.receipt_no, s.amount_cents, s.trace_no) for s in rec.status_infos if s.receipt_no is not None
         )
+        end = rec.end
+        if isinstance(end, Abort) and end.result_code == PREAUTH_ERROR and end.receipt_no is not None:
+            if end.receipt_no != ENQUIRY_RECEIPT:
+                items += (OpenPreauth(end.receipt_no, None, None),)
+            return OpenPreauths(None, items=items)
+        failure = admin_failure(rec)
+        if failure is not None:
+            return failure
         return OpenPreauths(rec.end, items=items)  # type: ignore[arg-type]
 
     async def log_off(self, *, observer: Observer | None = None) -> Result:

@@ -8,6 +8,11 @@ is bounded by T4, extended by the timeout byte of every `04 FF`.
 An approved status information in a vending authorisation is answered through `decide` instead of a
 plain acknowledgement (goods issued / please wait / not issued / partial). Nothing here interprets
 the outcome: the `DialogueRecord` is turned into a typed result by `results.py`.
+
+A message read with warnings (informational fields the codec could not read as expected) is
+acknowledged like any other: answering `84 9A 00` to an approval makes the terminal reverse it.
+Each distinct warning is logged once per dialogue. Only a message that cannot be read at all is
+answered `84 9A 00`; for a status information the fields read before the problem are kept.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass, field
 
 from .commands import GOODS_ISSUED, GOODS_NOT_ISSUED, PLEASE_WAIT, GoodsAnswer, GoodsKind
 from .commands import abort as abort_command
-from .errors import CodecError, LinkError, ReceiveTimeout
+from .errors import CodecError, LinkError, ReceiveTimeout, UnreadableMessage
 from .messages import (
     ACK_POSITIVE,
     Abort,
@@ -59,6 +64,8 @@ class DialogueRecord:
     failure: str | None = None
     protocol_errors: list[str] = field(default_factory=list)
     unreadable_status: str | None = None  # a 04 0F we could not parse (answered 84 9A 00)
+    partial_status: StatusInformation | None = None  # what could be read of that 04 0F
+    warnings: list[str] = field(default_factory=list)  # distinct warnings of the messages, in order
     abort_sent: bool = False
 
     @property
@@ -98,6 +105,7 @@ class Dialogue:
         self.observer, self.decide, self.ack_only = observer, decide, ack_only
         self.record = DialogueRecord(command)
         self._abort_requested = False
+        self._warned: set[str] = set()
         self._pending_decision: asyncio.Future[GoodsAnswer] | None = None
 
     def request_abort(self) -> bool:
@@ -163,12 +171,7 @@ class Dialogue:
                 try:
                     pending = parse_message(raw)
                 except CodecError as exc:
-                    # Answered negatively: for a status information this makes the PT reverse (zvt.md §9.1).
-                    rec.protocol_errors.append(str(exc))
-                    if raw[:2] == b"\x04\x0f":
-                        rec.unreadable_status = str(exc)
-                    log.warning("unreadable message %s: %s", raw[:2].hex(" "), exc)
-                    await self._reply(PROTOCOL_ERROR_NACK)
+                    await self._refuse(raw, exc)
                     continue
             message, pending = pending, None
             extension = await self._handle(message)
@@ -176,11 +179,31 @@ class Dialogue:
                 deadline = max(deadline, now() + extension)
             await self._send_abort_if_requested()
 
+    async def _refuse(self, raw: bytes, exc: CodecError) -> None:
+        """Answer an unreadable message `84 9A 00`: for a status information the PT reverses (zvt.md §9.1)."""
+        rec = self.record
+        rec.protocol_errors.append(str(exc))
+        if raw[:2] == b"\x04\x0f":
+            rec.unreadable_status = str(exc)
+            partial = exc.partial if isinstance(exc, UnreadableMessage) else None
+            if isinstance(partial, StatusInformation):
+                rec.partial_status = partial
+        log.warning("unreadable message %s: %s", raw[:2].hex(" "), exc)
+        await self._reply(PROTOCOL_ERROR_NACK)
+
+    def _note_warnings(self, message: Message) -> None:
+        for warning in message.warnings:
+            if warning not in self._warned:
+                self._warned.add(warning)
+                self.record.warnings.append(warning)
+                log.warning("terminal %s read with a warning: %s", type(message).__name__, warning)
+
     async def _handle(self, message: Message) -> float:
         """Answer one PT message; returns a deadline extension in seconds (04 FF timeout byte) or 0."""
         rec = self.record
         if isinstance(message, Acknowledgement):
             return 0.0  # the PT's answer to our 06 B0
+        self._note_warnings(message)
         rec.messages.append(message)
         if isinstance(message, StatusInformation):
             answer = await self._answer_status(message)

@@ -7,7 +7,8 @@ Only three things are raised at a caller of `ZvtClient`; every other outcome is 
 - `TerminalUnavailable`: the link could not be opened; nothing was sent.
 - `RefundsDisabled`: refunds are switched off in the configuration; nothing was sent.
 
-`CodecError` is the one error of the pure codec (APDU, BMP, TLV, serial framing). `LinkError` and
+`CodecError` is the one error of the pure codec (APDU, BMP, TLV, serial framing); its subclass
+`UnreadableMessage` carries the part of a terminal message that could still be read. `LinkError` and
 `ReceiveTimeout` come from the transports and are turned into results by the dialogue runner.
 """
 
@@ -20,6 +21,19 @@ class ZvtError(Exception):
 
 class CodecError(ZvtError, ValueError):
     """Bytes that are not valid ZVT (bad length, unknown BMP tag, bad BCD, bad CRC, ...)."""
+
+
+class UnreadableMessage(CodecError):
+    """A terminal message whose framing is broken or whose money field cannot be read.
+
+    `partial` is what could be read before the problem (for a status information: the result
+    code, amount, receipt and trace numbers already decoded), so the caller can still tell an
+    approval from a decline; it is None when nothing usable was read.
+    """
+
+    def __init__(self, reason: str, partial: object | None = None) -> None:
+        super().__init__(reason)
+        self.partial = partial
 
 
 class LinkError(ZvtError):

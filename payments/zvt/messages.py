@@ -1,9 +1,13 @@
 """Typed messages the terminal (PT) sends to the station (ECR), and their encoders.
 
-`parse_message(raw)` turns one APDU into one of: `Acknowledgement` (80 00 00 / 84 xx ..),
-`IntermediateStatus` (04 FF), `StatusInformation` (04 0F), `PrintLine` (06 D1), `PrintTextBlock`
-(06 D3), `Completion` (06 0F), `Abort` (06 1E) or `UnknownMessage` (any other well-formed APDU).
-Malformed data is a CodecError. Every class has `encode()`; the simulator speaks through them.
+`parse_message(raw)` (in `parsing.py`, re-exported here) turns one APDU into one of:
+`Acknowledgement` (80 00 00 / 84 xx ..), `IntermediateStatus` (04 FF), `StatusInformation` (04 0F),
+`PrintLine` (06 D1), `PrintTextBlock` (06 D3), `Completion` (06 0F), `Abort` (06 1E) or
+`UnknownMessage`. Every class has `encode()`; the simulator speaks through them.
+
+Every message read from a terminal carries `warnings`: what it contained that could not be read
+as expected (an odd nibble in the PAN, an unknown character set, a broken TLV item). A warning
+never changes what the message means for money; the message is still acknowledged `80 00 00`.
 """
 
 from __future__ import annotations
@@ -11,19 +15,29 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .apdu import Apdu, decode_apdu, encode_apdu
-from .bcd import decode_bcd
-from .bmp import LLL, decode_bmps, decode_var_length, encode_bmps, encode_var_length
+from .apdu import encode_apdu
+from .bmp import encode_bmps, encode_var_length
+from .charset import DEFAULT_ENCODING, decode_text, encode_text, message_encoding
+from .commands import ENQUIRY_RECEIPT  # receipt FF FF: "no (more) open pre-authorisation" in 06 1E
 from .errors import CodecError
-from .fields import TEXT_ENCODING, decode_fields, encode_fields
+from .fields import encode_fields
 from .tables import intermediate_text, result_text
-from .tlv import TlvItem, decode_tlv, encode_tlv, iter_tag
+from .tlv import TlvItem, encode_tlv, iter_tag
 
 ACK_POSITIVE = b"\x80\x00\x00"
+TEXT_ENCODING = DEFAULT_ENCODING  # the default; a message may name another (TLV tag 14)
+TEXT_LINE_TAG = 0x07
+RECEIPT_TYPE_TAG = 0x1F07
+PRINT_TEXTS_TAG = 0x25
+
+
+_OMIT_WHEN_EMPTY = frozenset({"warnings", "raw"})  # keep the usual view short
 
 
 class Message:
     """Base of every PT message."""
+
+    warnings: tuple[str, ...] = ()
 
     def encode(self) -> bytes:
         raise NotImplementedError
@@ -33,16 +47,24 @@ class Message:
         out: dict[str, Any] = {"type": type(self).__name__}
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
+            if f.name in _OMIT_WHEN_EMPTY and not value:
+                continue
             if isinstance(value, bytes):
                 value = value.hex(" ").upper()
             elif f.name == "tlv" and value:
                 value = encode_tlv(value).hex(" ").upper()
-            elif f.name == "extra":
+            elif f.name in ("extra", "raw"):
                 value = {f"{tag:02X}": raw.hex(" ").upper() for tag, raw in value}
+            elif isinstance(value, tuple):
+                value = list(value)
             out[f.name] = value
         if hasattr(self, "text") and "text" not in out:
             out["text"] = self.text
         return out
+
+
+def _tlv_bmp(tlv: tuple[TlvItem, ...] | None) -> bytes:
+    return encode_bmps([(0x06, encode_tlv(tlv))]) if tlv is not None else b""
 
 
 @dataclass(frozen=True)
@@ -72,6 +94,7 @@ class IntermediateStatus(Message):
     code: int
     timeout_s: int | None = None
     tlv: tuple[TlvItem, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -82,13 +105,17 @@ class IntermediateStatus(Message):
         if self.timeout_s is not None:
             data += bytes([self.timeout_s])
         if self.tlv:
-            data += encode_bmps([(0x06, encode_tlv(self.tlv))])
+            data += _tlv_bmp(self.tlv)
         return encode_apdu(0x04, 0xFF, data)
 
 
 @dataclass(frozen=True)
 class StatusInformation(Message):
-    """`04 0F`: the result of a transaction (result code 00 = approved) and its data."""
+    """`04 0F`: the result of a transaction (result code 00 = approved) and its data.
+
+    `extra` holds BMPs without a typed attribute; `raw` the original bytes of informational
+    fields read leniently (written back by `encode()` in place of the attribute).
+    """
 
     result_code: int | None = None
     amount_cents: int | None = None
@@ -115,6 +142,8 @@ class StatusInformation(Message):
     individual_totals: bytes | None = None
     tlv: tuple[TlvItem, ...] | None = None
     extra: tuple[tuple[int, bytes], ...] = ()
+    raw: tuple[tuple[int, bytes], ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def approved(self) -> bool:
@@ -124,25 +153,38 @@ class StatusInformation(Message):
     def text(self) -> str:
         return result_text(self.result_code) if self.result_code is not None else "no result code"
 
+    @property
+    def text_encoding(self) -> str:
+        return message_encoding(self.tlv)[0]
+
     def encode(self) -> bytes:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return encode_apdu(0x04, 0x0F, encode_bmps(encode_fields(values) + list(self.extra)))
+        bmps = encode_fields(values, self.raw, self.text_encoding) + list(self.extra)
+        return encode_apdu(0x04, 0x0F, encode_bmps(bmps))
 
 
 @dataclass(frozen=True)
 class PrintLine(Message):
-    """`06 D1`: one receipt line with its attribute byte."""
+    """`06 D1`: one receipt line with its attribute byte; some terminals append a TLV container
+    (receipt type 1F07, character set 14) after the text."""
 
     text: str
     attribute: int = 0
+    tlv: tuple[TlvItem, ...] | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def receipt_type(self) -> int | None:
+        return _receipt_type(self.tlv)
 
     def encode(self) -> bytes:
-        return encode_apdu(0x06, 0xD1, bytes([self.attribute]) + self.text.encode(TEXT_ENCODING))
+        text = encode_text(self.text, message_encoding(self.tlv)[0])
+        return encode_apdu(0x06, 0xD1, bytes([self.attribute]) + text + _tlv_bmp(self.tlv))
 
 
-TEXT_LINE_TAG = 0x07
-RECEIPT_TYPE_TAG = 0x1F07
-PRINT_TEXTS_TAG = 0x25
+def _receipt_type(tlv: tuple[TlvItem, ...] | None) -> int | None:
+    item = next(iter_tag(tlv or (), RECEIPT_TYPE_TAG), None)
+    return item.value[0] if item is not None and isinstance(item.value, bytes) and item.value else None
 
 
 @dataclass(frozen=True)
@@ -150,15 +192,23 @@ class PrintTextBlock(Message):
     """`06 D3`: a whole receipt as TLV (text lines tag 07, receipt type tag 1F07)."""
 
     tlv: tuple[TlvItem, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def lines(self) -> tuple[str, ...]:
+        encoding = message_encoding(self.tlv)[0]
         items = iter_tag(self.tlv, TEXT_LINE_TAG)
-        return tuple(item.value.decode(TEXT_ENCODING) for item in items if isinstance(item.value, bytes))
+        return tuple(decode_text(item.value, encoding)[0] for item in items if isinstance(item.value, bytes))
+
+    @property
+    def receipt_type(self) -> int | None:
+        return _receipt_type(self.tlv)
 
     @classmethod
-    def from_lines(cls, lines: list[str], receipt_type: int | None = None) -> PrintTextBlock:
-        texts = tuple(TlvItem(TEXT_LINE_TAG, line.encode(TEXT_ENCODING)) for line in lines)
+    def from_lines(
+        cls, lines: list[str], receipt_type: int | None = None, encoding: str = TEXT_ENCODING
+    ) -> PrintTextBlock:
+        texts = tuple(TlvItem(TEXT_LINE_TAG, encode_text(line, encoding)) for line in lines)
         items: list[TlvItem] = []
         if receipt_type is not None:
             items.append(TlvItem(RECEIPT_TYPE_TAG, bytes([receipt_type])))
@@ -166,15 +216,15 @@ class PrintTextBlock(Message):
         return cls(tuple(items))
 
     def encode(self) -> bytes:
-        return encode_apdu(0x06, 0xD3, encode_bmps([(0x06, encode_tlv(self.tlv))]))
-
-
-_COMPLETION_TAGS = {0x19, 0x29, 0x49, 0x06}
+        return encode_apdu(0x06, 0xD3, _tlv_bmp(self.tlv))
 
 
 @dataclass(frozen=True)
 class Completion(Message):
-    """`06 0F`: the PT hands master rights back. Status enquiries add software version and terminal status."""
+    """`06 0F`: the PT hands master rights back. Status enquiries add software version and terminal status.
+
+    `extra` holds BMPs other than 19/29/49/06 (some terminals send a result code 27 here).
+    """
 
     sw_version: str | None = None
     terminal_status: int | None = None
@@ -182,13 +232,15 @@ class Completion(Message):
     terminal_id: str | None = None
     currency: int | None = None
     tlv: tuple[TlvItem, ...] | None = None
+    extra: tuple[tuple[int, bytes], ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def encode(self) -> bytes:
         data = b""
         if self.sw_version is not None:
             if self.terminal_status is None:
                 raise CodecError("a completion with a software version also carries the terminal status")
-            raw = self.sw_version.encode(TEXT_ENCODING)
+            raw = encode_text(self.sw_version, TEXT_ENCODING)
             data += encode_var_length(len(raw), 3) + raw
         if self.terminal_status is not None:
             data += bytes([self.terminal_status])
@@ -201,23 +253,36 @@ class Completion(Message):
             bmps.append((0x49, bytes.fromhex(f"{self.currency:04d}")))
         if self.tlv is not None:
             bmps.append((0x06, encode_tlv(self.tlv)))
-        return encode_apdu(0x06, 0x0F, data + encode_bmps(bmps))
+        return encode_apdu(0x06, 0x0F, data + encode_bmps(bmps + list(self.extra)))
 
 
 @dataclass(frozen=True)
 class Abort(Message):
-    """`06 1E`: the command failed; `result_code` says why (e.g. 6C timeout / abort key)."""
+    """`06 1E`: the command failed; `result_code` says why (e.g. 6C timeout / abort key).
+
+    The answer to the open pre-authorisation enquiry (06 23 87 FF FF) is an abort with code B8
+    and BMP 87: the receipt number of an open pre-authorisation, or FF FF (`ENQUIRY_RECEIPT`)
+    when there is none (spec §2.10.1; EVerest/zvt `PartialReversalAbort`).
+    """
 
     result_code: int
     tlv: tuple[TlvItem, ...] | None = None
+    receipt_no: int | None = None
+    extra: tuple[tuple[int, bytes], ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
         return result_text(self.result_code)
 
     def encode(self) -> bytes:
-        extra = encode_bmps([(0x06, encode_tlv(self.tlv))]) if self.tlv is not None else b""
-        return encode_apdu(0x06, 0x1E, bytes([self.result_code]) + extra)
+        bmps: list[tuple[int, bytes]] = []
+        if self.receipt_no is not None:
+            receipt = b"\xff\xff" if self.receipt_no == ENQUIRY_RECEIPT else bytes.fromhex(f"{self.receipt_no:04d}")
+            bmps.append((0x87, receipt))
+        if self.tlv is not None:
+            bmps.append((0x06, encode_tlv(self.tlv)))
+        return encode_apdu(0x06, 0x1E, bytes([self.result_code]) + encode_bmps(bmps + list(self.extra)))
 
 
 @dataclass(frozen=True)
@@ -232,105 +297,22 @@ class UnknownMessage(Message):
         return encode_apdu(self.cls, self.ins, self.data)
 
 
-def _parse_intermediate(data: bytes) -> IntermediateStatus:
-    if not data:
-        raise CodecError("intermediate status 04 FF without a status byte")
-    rest = data[1:]
-    timeout = None
-    if rest and not (rest[0] == 0x06 and _is_bmp_list(rest)):
-        timeout, rest = rest[0], rest[1:]
-    return IntermediateStatus(data[0], timeout, _tlv_of(rest))
+# Re-exported for callers that read messages and their parser from one place; `parsing` imports
+# the classes above, so it is imported last.
+from .parsing import parse_message  # noqa: E402
 
-
-def _is_bmp_list(data: bytes) -> bool:
-    try:
-        decode_bmps(data)
-    except CodecError:
-        return False
-    return True
-
-
-def _tlv_of(data: bytes) -> tuple[TlvItem, ...]:
-    """The TLV container from a BMP list that may hold only BMP 06."""
-    items: tuple[TlvItem, ...] = ()
-    for tag, raw in decode_bmps(data):
-        if tag != 0x06:
-            raise CodecError(f"unexpected BMP {tag:02X}: only the TLV container 06 may follow here")
-        items = decode_tlv(raw)
-    return items
-
-
-def _parse_completion(data: bytes) -> Completion:
-    values: dict[str, Any] = {}
-    pos = 0
-    if len(data) >= 3 and all(b & 0xF0 == 0xF0 for b in data[:3]):
-        size, pos = decode_var_length(data, 0, -LLL)
-        if pos + size > len(data):
-            raise CodecError("completion: software version cut short")
-        values["sw_version"] = data[pos : pos + size].decode(TEXT_ENCODING)
-        pos += size
-        if pos < len(data):
-            values["terminal_status"], pos = data[pos], pos + 1
-    elif data and data[0] not in _COMPLETION_TAGS:
-        values["terminal_status"], pos = data[0], 1
-    for tag, raw in decode_bmps(data, pos):
-        if tag == 0x19:
-            values["status_byte"] = raw[0]
-        elif tag == 0x29:
-            values["terminal_id"] = _digits(raw)
-        elif tag == 0x49:
-            values["currency"] = decode_bcd(raw)
-        elif tag == 0x06:
-            values["tlv"] = decode_tlv(raw)
-    return Completion(**values)
-
-
-def _digits(raw: bytes) -> str:
-    text = raw.hex()
-    if not text.isdigit():
-        raise CodecError(f"not packed BCD: {raw.hex(' ')}")
-    return text
-
-
-def _parse_status(data: bytes) -> StatusInformation:
-    typed, extra = decode_fields(decode_bmps(data))
-    return StatusInformation(**typed, extra=extra)
-
-
-def _parse_abort(data: bytes) -> Abort:
-    if not data:
-        raise CodecError("abort 06 1E without a result code")
-    tlv = _tlv_of(data[1:]) if len(data) > 1 else None
-    return Abort(data[0], tlv)
-
-
-def _parse_ack(apdu: Apdu) -> Acknowledgement:
-    if apdu.cls == 0x80:
-        if apdu.ins != 0 or apdu.data:
-            raise CodecError(f"malformed positive acknowledgement {apdu}")
-        return Acknowledgement()
-    return Acknowledgement(apdu.ins, True, apdu.data)
-
-
-def parse_message(raw: bytes | Apdu) -> Message:
-    """One PT message from one APDU; CodecError when it is malformed."""
-    apdu = raw if isinstance(raw, Apdu) else decode_apdu(raw)
-    data = apdu.data
-    match apdu.code:
-        case (0x80, _) | (0x84, _):
-            return _parse_ack(apdu)
-        case (0x04, 0xFF):
-            return _parse_intermediate(data)
-        case (0x04, 0x0F):
-            return _parse_status(data)
-        case (0x06, 0xD1):
-            if not data:
-                raise CodecError("print line 06 D1 without an attribute byte")
-            return PrintLine(data[1:].decode(TEXT_ENCODING), data[0])
-        case (0x06, 0xD3):
-            return PrintTextBlock(_tlv_of(data))
-        case (0x06, 0x0F):
-            return _parse_completion(data)
-        case (0x06, 0x1E):
-            return _parse_abort(data)
-    return UnknownMessage(apdu.cls, apdu.ins, data)
+__all__ = [
+    "ACK_POSITIVE",
+    "ENQUIRY_RECEIPT",
+    "TEXT_ENCODING",
+    "Abort",
+    "Acknowledgement",
+    "Completion",
+    "IntermediateStatus",
+    "Message",
+    "PrintLine",
+    "PrintTextBlock",
+    "StatusInformation",
+    "UnknownMessage",
+    "parse_message",
+]

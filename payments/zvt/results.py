@@ -5,10 +5,12 @@ Money outcomes (authorise, pre-authorise, book total, partial reversal, reversal
 - `Approved`: done; the terminal booked `amount_cents` (for a reversal or refund: it is done).
 - `NotIssued`: the terminal approved, we answered "goods not issued" (or "please wait" until it
   gave up, ending with 06 1E): the terminal reverses by itself; nothing is charged.
-- `Declined`: card or host said no (status information with result code != 00); nothing charged.
+- `Declined`: card or host said no (status information with result code != 00, also when the rest
+  of that status information could not be read); nothing charged.
 - `Aborted`: the terminal aborted (06 1E: no card, timeout, abort key, card removed); nothing charged.
 - `Refused`: the terminal refused the command (84 xx 00: busy, not registered, ...); it did not run.
-- `OutcomeUnknown`: link lost or deadline passed after the command left. **Ask the terminal
+- `OutcomeUnknown`: link lost or deadline passed after the command left, or a status information
+  that may have been an approval could not be read (answered `84 9A 00`). **Ask the terminal
   (status enquiry, open pre-authorisation enquiry, end-of-day totals); never send the command again.**
 
 Administrative commands return `Registered`, `TerminalStatus`, `EndOfDay`, `OpenPreauths` or
@@ -91,8 +93,12 @@ class Declined(Result):
 
 @dataclass(frozen=True)
 class Aborted(Result):
+    """`receipt_no`: a receipt the terminal named in its abort (e.g. the open pre-authorisation
+    that blocks an end-of-day, code B8)."""
+
     result_code: int
     text: str
+    receipt_no: int | None = None
     outcome = "aborted"
 
     def describe(self) -> str:
@@ -208,9 +214,8 @@ def money_result(rec: DialogueRecord) -> Result:
     failure = failure_of(rec)
     if failure is not None:
         return failure
-    if rec.unreadable_status is not None:  # it may have been an approval: only the terminal knows
-        reason = f"unreadable status information ({rec.unreadable_status})"
-        return OutcomeUnknown(reason, True, rec.approval, rec.last_answer)
+    if rec.unreadable_status is not None:
+        return _after_unreadable_status(rec, rec.unreadable_status)
     approval = rec.approval
     if approval is not None:
         return _after_approval(rec, approval)
@@ -219,7 +224,18 @@ def money_result(rec: DialogueRecord) -> Result:
         return Declined(declined.result_code, declined.text, declined)
     if isinstance(rec.end, Completion) or rec.end is None:
         return OutcomeUnknown("terminal completed without a status information", True, None, rec.last_answer)
-    return Aborted(rec.end.result_code, rec.end.text)
+    return Aborted(rec.end.result_code, rec.end.text, rec.end.receipt_no)
+
+
+def _after_unreadable_status(rec: DialogueRecord, reason: str) -> Result:
+    """A status information we answered `84 9A 00`. If its result code was read and says
+    "declined", nothing was charged; anything else may have been an approval: ask the terminal."""
+    partial = rec.partial_status
+    code = partial.result_code if partial is not None else None
+    if rec.approval is None and code is not None and code != 0 and partial is not None:
+        return Declined(code, partial.text, partial)
+    seen = rec.approval or partial
+    return OutcomeUnknown(f"unreadable status information ({reason})", True, seen, rec.last_answer)
 
 
 def _after_approval(rec: DialogueRecord, approval: StatusInformation) -> Result:
@@ -258,7 +274,7 @@ def admin_failure(rec: DialogueRecord, *, needs_completion: bool = True) -> Resu
     if declined is not None and declined.result_code is not None:
         return Declined(declined.result_code, declined.text, declined)
     if rec.end is not None and not isinstance(rec.end, Completion):
-        return Aborted(rec.end.result_code, rec.end.text)
+        return Aborted(rec.end.result_code, rec.end.text, rec.end.receipt_no)
     if needs_completion and rec.end is None:
         return OutcomeUnknown("dialogue ended without completion", rec.accepted)
     return None

@@ -3,6 +3,10 @@
 Tags are ints of their tag bytes (`0x1F16`). A tag whose first byte has bit 0x20 set is constructed
 (its value is itself TLV), except tags FF00-FFFF, which some vending terminals (FEIG cVEND) use as
 primitive; we treat those as primitive everywhere. Lengths: below 0x80 one byte, else 81 xx or 82 xx xx.
+
+`decode_tlv` is strict (commands the simulator receives); `decode_tlv_lenient` is for what a
+terminal sends: the container is informational, so a constructed item whose content is not TLV is
+kept as its raw bytes, and an item cut short ends the list, each with a warning.
 """
 
 from __future__ import annotations
@@ -124,13 +128,63 @@ def decode_tlv(data: bytes, depth: int = 0) -> tuple[TlvItem, ...]:
     return tuple(items)
 
 
+def decode_tlv_lenient(data: bytes) -> tuple[tuple[TlvItem, ...], tuple[str, ...]]:
+    """Items of a terminal's TLV container, never raising: what cannot be read becomes a warning.
+
+    A constructed item whose content is not TLV keeps its raw bytes as a primitive value; a broken
+    item (tag or length cut short, length beyond the container) ends the list there.
+    """
+    warnings: list[str] = []
+    items = _lenient_items(bytes(data), 0, warnings)
+    return items, tuple(warnings)
+
+
+def _lenient_items(data: bytes, depth: int, warnings: list[str]) -> tuple[TlvItem, ...]:
+    items: list[TlvItem] = []
+    pos = 0
+    while pos < len(data):
+        try:
+            tag_bytes, start = _decode_tag(data, pos)
+            size, start = decode_ber_length(data, start)
+        except CodecError as exc:
+            warnings.append(f"TLV: {exc}; {len(data) - pos} bytes from byte {pos} not read")
+            break
+        if start + size > len(data):
+            warnings.append(
+                f"TLV item {tag_bytes.hex().upper()} announces {size} bytes, {len(data) - start} left; not read"
+            )
+            break
+        raw, pos = data[start : start + size], start + size
+        tag = int.from_bytes(tag_bytes, "big")
+        items.append(TlvItem(tag, _lenient_value(tag, tag_bytes, raw, depth, warnings)))
+    return tuple(items)
+
+
+def _lenient_value(
+    tag: int, tag_bytes: bytes, raw: bytes, depth: int, warnings: list[str]
+) -> bytes | tuple[TlvItem, ...]:
+    if not is_constructed_tag(tag_bytes):
+        return raw
+    if depth >= 8:
+        warnings.append(f"TLV item {tag:X} nested too deeply: kept as raw bytes")
+        return raw
+    try:
+        return decode_tlv(raw, depth + 1)
+    except CodecError as exc:
+        warnings.append(f"TLV item {tag:X} is marked constructed but its content is not TLV ({exc}): kept raw")
+        return raw
+
+
 def encode_tlv(items: tuple[TlvItem, ...] | list[TlvItem]) -> bytes:
+    """Items back to bytes. A constructed tag may carry raw bytes (as kept by `decode_tlv_lenient`)."""
     out = bytearray()
     for item in items:
         tag_bytes = tag_to_bytes(item.tag)
-        if is_constructed_tag(tag_bytes) != item.constructed:
-            kind = "constructed" if is_constructed_tag(tag_bytes) else "primitive"
-            raise CodecError(f"TLV tag {item.tag:X} is {kind} but its value is not")
-        value = encode_tlv(item.value) if isinstance(item.value, tuple) else bytes(item.value)
+        if isinstance(item.value, tuple):
+            if not is_constructed_tag(tag_bytes):
+                raise CodecError(f"TLV tag {item.tag:X} is primitive but its value is a list of items")
+            value = encode_tlv(item.value)
+        else:
+            value = bytes(item.value)
         out += tag_bytes + encode_ber_length(len(value)) + value
     return bytes(out)

@@ -28,7 +28,7 @@ from .dialects import SimDialect, SimRequest, dialect_for
 from .door import SimLock
 
 FrameHook = Callable[[float, bytes], None]
-_LOCK_KNOBS = {"jammed", "sensor", "auto_close", "open_delay_s", "close_after_s", "item_present"}
+_LOCK_KNOBS = {"jammed", "sensor", "auto_close", "open_delay_s", "close_after_s", "item_present", "takes_goods"}
 
 
 class LockBusSimulator:

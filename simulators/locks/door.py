@@ -20,6 +20,7 @@ class SimLock:
     (from then on the hook reads unlocked) and closes it `close_after_s` after opening, which
     re-engages the latch. Faults: `jammed` (a pulse does nothing), `sensor` stuck at one value,
     `auto_close=False` (nobody closes the door), and `force_open()` (tamper: open without a pulse).
+    The person takes the goods when the door opens (`takes_goods`): an item sensor then reads empty.
     """
 
     number: int
@@ -29,6 +30,7 @@ class SimLock:
     jammed: bool = False
     sensor: SensorFault | None = None
     item_present: bool = False
+    takes_goods: bool = True
     door_open: bool = False
     pulses: int = 0  # unlock pulses received, including those a jam swallowed
     _opens_at: float | None = None
@@ -71,4 +73,6 @@ class SimLock:
 
     def _open(self, at: float) -> None:
         self.door_open, self._opens_at = True, None
+        if self.takes_goods:
+            self.item_present = False
         self._closes_at = at + self.close_after_s if self.auto_close else None

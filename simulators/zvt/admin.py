@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from payments.zvt.commands import ENQUIRY_RECEIPT, DecodedCommand
-from payments.zvt.messages import ACK_POSITIVE, PrintTextBlock, StatusInformation
+from payments.zvt.messages import ACK_POSITIVE, Abort, PrintTextBlock, StatusInformation
 from payments.zvt.tables import ConfigByte
 from payments.zvt.totals import IndividualTotals, encode_totals
 
@@ -87,6 +87,11 @@ class AdminFlows(CoreView):
 
     async def enquire_preauths(self, s: Session, cmd: DecodedCommand) -> None:
         await s.send(ACK_POSITIVE)
+        if self.config.preauth_enquiry == "abort":  # one receipt per enquiry, FF FF when none is open
+            open_ones = self.ledger.open_preauths()
+            receipt = open_ones[0].receipt_no if open_ones else ENQUIRY_RECEIPT
+            await self.finish(s, Abort(PREAUTH_ERROR, receipt_no=receipt))
+            return
         for txn in self.ledger.open_preauths():
             status = self._result(txn, txn.authorised_cents)
             await s.exchange(status)

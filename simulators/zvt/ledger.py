@@ -70,8 +70,13 @@ class Ledger:
         self._trace = self._trace % 999999 + 1
         return self._trace
 
-    def open(self, kind: Kind, amount_cents: int, card: Card) -> Transaction:
-        txn = Transaction(kind, self.next_receipt(), self.next_trace(), amount_cents, card, self.batch)
+    def open(
+        self, kind: Kind, amount_cents: int, card: Card, *, receipt_no: int | None = None, trace_no: int | None = None
+    ) -> Transaction:
+        """A new approved transaction; receipt and trace numbers count up unless given (replayed messages)."""
+        receipt = receipt_no if receipt_no is not None else self.next_receipt()
+        trace = trace_no if trace_no is not None else self.next_trace()
+        txn = Transaction(kind, receipt, trace, amount_cents, card, self.batch)
         txn.note(f"{kind} of {amount_cents} cents approved")
         self.transactions.append(txn)
         return txn

@@ -14,14 +14,14 @@ from payments.zvt import commands as cmds
 from payments.zvt.bcd import decode_amount
 from payments.zvt.bmp import decode_bmps
 from payments.zvt.commands import DecodedCommand
-from payments.zvt.errors import CodecError
-from payments.zvt.messages import ACK_POSITIVE, Acknowledgement, PrintLine, StatusInformation
+from payments.zvt.errors import CodecError, UnreadableMessage
+from payments.zvt.messages import ACK_POSITIVE, Acknowledgement, PrintLine, StatusInformation, parse_message
 from payments.zvt.tables import ConfigByte
 
 from .channels import ChannelClosed
 from .coreview import CoreView
 from .ledger import Card, Kind, Transaction
-from .script import Outcome
+from .script import Outcome, Script
 from .session import Session
 
 _KINDS: dict[tuple[int, int], Kind] = {
@@ -97,18 +97,24 @@ class PaymentFlows(CoreView):
             s.channel.cut()
             return
         if outcome is Outcome.DECLINE:
-            await s.exchange(self.status_info(script.result_code, amount, card))
+            await s.exchange(script.status_apdu or self.status_info(script.result_code, amount, card))
             await self.abort_with(s, script.result_code)
             return
-        await self._approve(s, cmd, kind, amount, card, outcome)
+        await self._approve(s, cmd, kind, amount, card, script)
 
     async def _approve(
-        self, s: Session, cmd: DecodedCommand, kind: Kind, amount: int, card: Card, outcome: Outcome
+        self, s: Session, cmd: DecodedCommand, kind: Kind, amount: int, card: Card, script: Script
     ) -> None:
-        txn = self.ledger.open(kind, amount, card)
-        status = self.status_info(0x00, amount, card, txn)
+        status: StatusInformation | bytes
+        if script.status_apdu is not None:
+            booked, receipt, trace = _replayed(script.status_apdu, amount)
+            txn = self.ledger.open(kind, booked, card, receipt_no=receipt, trace_no=trace)
+            status = script.status_apdu
+        else:
+            txn = self.ledger.open(kind, amount, card)
+            status = self.status_info(0x00, amount, card, txn)
         try:
-            if outcome is Outcome.DROP_AFTER_APPROVAL:
+            if script.outcome is Outcome.DROP_AFTER_APPROVAL:
                 await s.send(status)
                 s.channel.cut()
                 self.answer_lost(txn)
@@ -133,7 +139,9 @@ class PaymentFlows(CoreView):
         else:
             self.ledger.book(txn, amount, why)
 
-    async def _settle(self, s: Session, cmd: DecodedCommand, txn: Transaction, status: StatusInformation) -> None:
+    async def _settle(
+        self, s: Session, cmd: DecodedCommand, txn: Transaction, status: StatusInformation | bytes
+    ) -> None:
         max_infos = cmd.byte(0x02) if txn.kind == "payment" else None
         sent = 1
         while True:
@@ -184,6 +192,21 @@ class PaymentFlows(CoreView):
             f"Terminal {self.config.terminal_id}",
             "Zahlung erfolgt" if txn.kind != "preauth" else "Betrag reserviert",
         ]
+
+
+def _replayed(apdu: bytes, amount: int) -> tuple[int, int | None, int | None]:
+    """(amount, receipt, trace) a replayed status information carries, for the ledger."""
+    message: object
+    try:
+        message = parse_message(apdu)
+    except UnreadableMessage as exc:
+        message = exc.partial
+    except CodecError:
+        message = None
+    if not isinstance(message, StatusInformation):
+        return amount, None, None
+    booked = message.amount_cents if message.amount_cents is not None else amount
+    return booked, message.receipt_no, message.trace_no
 
 
 def _partial_amount(answer: Acknowledgement) -> int | None:

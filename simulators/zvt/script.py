@@ -22,11 +22,17 @@ class Outcome(Enum):
 
 @dataclass(frozen=True)
 class Script:
-    """One scripted card: what happens to the next card transaction."""
+    """One scripted card: what happens to the next card transaction.
+
+    `status_apdu`: send exactly these bytes as the status information (APPROVE or DECLINE), e.g. a
+    captured or published real-terminal message. The ledger books the amount, receipt and trace
+    number it carries (as far as our codec reads them; else the command's amount and our numbers).
+    """
 
     outcome: Outcome
     result_code: int = 0x05  # for DECLINE
     card: int | None = None  # index into ledger.CARDS; None = seeded random
+    status_apdu: bytes | None = None
 
 
 @dataclass
@@ -50,6 +56,9 @@ class SimConfig:
     max_amount_cents: int = 100_000  # above: declined with C3 (maximum amount exceeded)
     busy_code: int = 0xA0  # 84 xx 00 code for a busy terminal [unverified]
     refunds_allowed: bool = True
+    # Answer to the open pre-authorisation enquiry (06 23 87 FF FF): one status information per
+    # reservation, or (Feig style, EVerest/zvt) an abort B8 naming one receipt, FF FF for none.
+    preauth_enquiry: Literal["status", "abort"] = "status"
     t1_s: float = 0.2  # serial: inter-byte gap the ECR tolerates (for the late-bytes fault)
     frame_ack_s: float = 1.0  # serial: wait for the ECR's ACK byte
     clock: Callable[[], dt.datetime] = field(default=dt.datetime.now)

@@ -19,7 +19,7 @@ class ZvtSimulator:
     """One simulated terminal; reachable over TCP (`start_tcp`) and/or serial (`start_pty`).
 
     Control: `script_next(...)`, `busy_commands`, `lock_state`, `serial_faults`, `tcp_faults`,
-    `config` (mutable, e.g. `config.on_lost_ack`); inspect `ledger` and `events`.
+    `config` (mutable, e.g. `config.on_lost_ack`); inspect `ledger`, `events` and `received` (every APDU from the ECR).
     """
 
     def __init__(self, config: SimConfig | None = None, **overrides: Any) -> None:
@@ -42,6 +42,11 @@ class ZvtSimulator:
     @property
     def events(self) -> list[str]:
         return self.core.events
+
+    @property
+    def received(self) -> list[bytes]:
+        """Every APDU the ECR sent (commands and acknowledgements), byte-exact."""
+        return self.core.received
 
     def script_next(self, *items: Outcome | Script) -> None:
         self.core.script_next(*items)

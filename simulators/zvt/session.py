@@ -14,18 +14,25 @@ ABORT_COMMAND = b"\x06\xb0"
 
 
 class Session:
-    def __init__(self, channel: Channel, ack_timeout_s: float) -> None:
+    def __init__(self, channel: Channel, ack_timeout_s: float, received: list[bytes] | None = None) -> None:
         self.channel = channel
         self.ack_timeout_s = ack_timeout_s
         self.abort_requested = False
+        self.received = received if received is not None else []  # every APDU from the ECR, in order
         self._pushback: collections.deque[bytes] = collections.deque()
+
+    async def _receive(self, wait_s: float | None) -> bytes | None:
+        apdu = await self.channel.receive(wait_s)
+        if apdu is not None:
+            self.received.append(apdu)
+        return apdu
 
     async def next_command(self) -> bytes:
         """The next APDU from the ECR (blocks until one arrives; ChannelClosed at the end)."""
         if self._pushback:
             return self._pushback.popleft()
         while True:
-            apdu = await self.channel.receive(None)
+            apdu = await self._receive(None)
             if apdu is not None:
                 return apdu
 
@@ -42,7 +49,7 @@ class Session:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.ack_timeout_s
         while (left := deadline - loop.time()) > 0:
-            apdu = await self.channel.receive(left)
+            apdu = await self._receive(left)
             if apdu is None:
                 return None
             answer = await self._absorb(apdu)
@@ -72,7 +79,7 @@ class Session:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while (left := deadline - loop.time()) > 0 and not self.abort_requested and not self._pushback:
-            apdu = await self.channel.receive(left)
+            apdu = await self._receive(left)
             if apdu is None:
                 return
             await self._absorb(apdu)
@@ -80,6 +87,6 @@ class Session:
     async def wait_for_next_command(self) -> None:
         """Silence: say nothing until the ECR sends a new command (kept for the main loop)."""
         while not self._pushback:
-            apdu = await self.channel.receive(None)
+            apdu = await self._receive(None)
             if apdu is not None and apdu[:1] not in (b"\x80", b"\x84") and apdu[:2] != ABORT_COMMAND:
                 self._pushback.append(apdu)

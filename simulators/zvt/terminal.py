@@ -52,6 +52,7 @@ class TerminalCore(PaymentFlows, AdminFlows):
         self.lock_state = 0x00  # terminal status in the status enquiry; 00 = ready
         self.busy_commands = 0  # the next N commands are refused as busy
         self.events: list[str] = []
+        self.received: list[bytes] = []  # every APDU the ECR sent, byte-exact, in order
         self._script: collections.deque[Script] = collections.deque()
         self._active = False
 
@@ -82,7 +83,7 @@ class TerminalCore(PaymentFlows, AdminFlows):
 
     async def serve(self, channel: Channel) -> None:
         """Answer commands on one link until it closes."""
-        session = Session(channel, self.config.ack_timeout_s)
+        session = Session(channel, self.config.ack_timeout_s, self.received)
         try:
             while True:
                 apdu = await session.next_command()

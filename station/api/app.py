@@ -1,4 +1,4 @@
-"""FastAPI application factory; routers are added per feature."""
+"""FastAPI application factory; routers are added per feature, errors and docs are installed once."""
 
 from __future__ import annotations
 
@@ -8,10 +8,16 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..ui.routes import install_ui
-from . import health, purchases
+from . import docs, errors, health, purchases
 
 if TYPE_CHECKING:
     from ..daemon import Station
+
+DESCRIPTION = """Local API of an unattended pick-up station (touchscreen UI, local tools).
+
+Every error answer is JSON `{"error": "<code>", "message": "<German text>"}` (`ErrorOut`); a request that
+does not fit the schema gets 422 `invalid_request` with `detail`, a body that is not JSON 400 `malformed_json`,
+an unknown address 404 `not_found`, a wrong method 405 `method_not_allowed`."""
 
 
 def create_app(station: Station | None) -> FastAPI:
@@ -19,12 +25,15 @@ def create_app(station: Station | None) -> FastAPI:
     app = FastAPI(
         title="Station API",
         version=__version__,
-        description="Local API of an unattended pick-up station (touchscreen UI, local tools).",
-        docs_url="/api/docs",
+        description=DESCRIPTION,
+        docs_url=None,  # served from local files by docs.install, not from a CDN
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.station = station
+    errors.install(app)
+    docs.install(app)
     app.include_router(health.router, prefix="/api")
     app.include_router(purchases.router, prefix="/api")
     install_ui(app)  # the touchscreen: "/", its static files and its own small API (station/ui)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from .errors import responses
+
 router = APIRouter(tags=["health"])
 
 
@@ -41,6 +43,12 @@ class HealthReport(BaseModel):
     components: dict[str, ComponentStatus]
 
 
-@router.get("/health", response_model=HealthReport, summary="Health of every component")
+@router.get(
+    "/health",
+    operation_id="get_health",
+    response_model=HealthReport,
+    responses=responses(),
+    summary="Health of every component",
+)
 def get_health(request: Request) -> HealthReport:
     return HealthReport.model_validate(request.app.state.station.health_report())

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..compartments import offers
 from ..db.models import Sale
-from ..stock import offers
+from ..purchase import FINAL, PurchaseError
+from .errors import ApiError, responses
+from .schema import WHOLE_FLOATS
 
 router = APIRouter(tags=["buying"])
 
@@ -31,9 +34,24 @@ class OfferOut(BaseModel):
     available: bool = Field(description="false while the compartment's board is not answering")
 
 
+CompartmentNumber = Annotated[int, Field(ge=1, le=9999), WHOLE_FLOATS]  # as in the config's [[compartments]] id
+
+
 class PurchaseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    compartments: list[int] = Field(min_length=1, max_length=20, description="compartment numbers as on the doors")
+    model_config = ConfigDict(extra="forbid", strict=True)  # see schema.py
+    compartments: list[CompartmentNumber] = Field(
+        min_length=1,
+        max_length=20,
+        description="compartment numbers as on the doors, each at most once",
+        json_schema_extra={"uniqueItems": True},
+    )
+
+    @field_validator("compartments")
+    @classmethod
+    def _each_once(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("each compartment may appear only once")
+        return value
 
 
 class Message(BaseModel):
@@ -50,25 +68,43 @@ class PurchaseOut(BaseModel):
     booked_cents: int | None = None
 
 
-class ErrorOut(BaseModel):
-    error: str
-    message: str
+SaleId = Annotated[str, Path(min_length=1, max_length=64, description="the sale_id POST /api/purchases answered")]
+
+
+# Each server-sent event's `data` is a PurchaseOut as JSON (OpenAPI 3.1: contentMediaType/contentSchema).
+EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/PurchaseOut"},
+        },
+    },
+}
+# The sale_id of a started purchase leads to its other routes (documented, and followed by stateful tests).
+SALE_LINKS = {
+    name: {"operationId": operation, "parameters": {"sale_id": "$response.body#/sale_id"}}
+    for name, operation in (("GetPurchase", "get_purchase"), ("PurchaseEvents", "purchase_events"),
+                            ("CancelPurchase", "cancel_purchase"))
+}  # fmt: skip
 
 
 def _service(request: Request) -> Any:
     service = request.app.state.station.purchases if request.app.state.station else None
     if service is None:
-        raise HTTPException(503, {"error": "unavailable", "message": "Kartenzahlung ist nicht eingerichtet"})
+        raise ApiError(503, "unavailable", "Kartenzahlung ist an dieser Station nicht eingerichtet")
     return service
 
 
-def _error(exc: Exception) -> HTTPException:
-    code = getattr(exc, "code", "invalid")
-    status = {"busy": 409, "not_available": 409, "too_late": 409, "not_found": 404}.get(code, 422)
-    return HTTPException(status, {"error": code, "message": str(exc)})
-
-
-@router.get("/offers", response_model=list[OfferOut], summary="What is for sale now")
+@router.get(
+    "/offers",
+    operation_id="get_offers",
+    response_model=list[OfferOut],
+    responses=responses(),
+    summary="What is for sale now",
+)
 async def get_offers(request: Request) -> list[OfferOut]:
     station = request.app.state.station
     found = await station.db.read(offers)
@@ -93,33 +129,36 @@ async def get_offers(request: Request) -> list[OfferOut]:
 
 @router.post(
     "/purchases",
+    operation_id="start_purchase",
     status_code=202,
     response_model=PurchaseOut,
-    responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses={
+        202: {"description": "Started: follow it with the links", "links": SALE_LINKS},
+        **responses(400, 409, 422, 503),
+    },
     summary="Start a purchase: reserve the compartments and ask for the card",
 )
 async def start_purchase(body: PurchaseIn, request: Request) -> PurchaseOut:
-    from ..purchase import PurchaseError
-
     service = _service(request)
     try:
         sale_id = await service.begin(body.compartments)
     except PurchaseError as exc:
-        raise _error(exc) from None
+        raise ApiError.from_service(exc) from None
     return await get_purchase(sale_id, request)
 
 
 @router.get(
     "/purchases/{sale_id}",
+    operation_id="get_purchase",
     response_model=PurchaseOut,
-    responses={404: {"model": ErrorOut}},
+    responses=responses(404, 422, 503),
     summary="A purchase's state and what to tell the shopper",
 )
-async def get_purchase(sale_id: str, request: Request) -> PurchaseOut:
+async def get_purchase(sale_id: SaleId, request: Request) -> PurchaseOut:
     service = _service(request)
     sale = await service.db.read(lambda s: s.get(Sale, sale_id))
     if sale is None:
-        raise HTTPException(404, {"error": "not_found", "message": "no such purchase"})
+        raise ApiError(404, "not_found", "Diesen Kauf gibt es nicht")
     live = service.board.get(sale_id)
     data = live.as_dict() if live else {"sale_id": sale_id, "messages": [], "message": None}
     data.update(state=sale.state, total_cents=sale.total_cents, booked_cents=sale.booked_cents)
@@ -128,17 +167,26 @@ async def get_purchase(sale_id: str, request: Request) -> PurchaseOut:
 
 @router.get(
     "/purchases/{sale_id}/events",
+    operation_id="purchase_events",
     summary="Live progress as server-sent events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {
+            "description": "`data:` lines, each a PurchaseOut as JSON, until the purchase ends or ~10 minutes pass",
+            "content": {"text/event-stream": {"schema": EVENT_SCHEMA}},
+        },
+        **responses(404, 422, 503),
+    },
 )
-async def purchase_events(sale_id: str, request: Request) -> StreamingResponse:
+async def purchase_events(sale_id: SaleId, request: Request) -> StreamingResponse:
     service = _service(request)
     first = await get_purchase(sale_id, request)
 
     async def stream() -> AsyncIterator[str]:
         version = -1
         yield f"data: {first.model_dump_json()}\n\n"
+        if first.state in FINAL:  # nothing more will happen: do not keep the connection open
+            return
         for _ in range(600):  # at most ~10 minutes per connection; the browser reconnects
             item = await service.board.wait_change(sale_id, version, 1.0)
             if item is None:
@@ -146,6 +194,8 @@ async def purchase_events(sale_id: str, request: Request) -> StreamingResponse:
             if item.version != version:
                 version = item.version
                 yield f"data: {json.dumps(item.as_dict())}\n\n"
+                if item.state in FINAL:
+                    return
             if await request.is_disconnected():
                 return
 
@@ -154,16 +204,15 @@ async def purchase_events(sale_id: str, request: Request) -> StreamingResponse:
 
 @router.post(
     "/purchases/{sale_id}/cancel",
+    operation_id="cancel_purchase",
     response_model=PurchaseOut,
-    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    responses=responses(404, 409, 422, 503),
     summary="Cancel a purchase before the card is paid",
 )
-async def cancel_purchase(sale_id: str, request: Request) -> PurchaseOut:
-    from ..purchase import PurchaseError
-
+async def cancel_purchase(sale_id: SaleId, request: Request) -> PurchaseOut:
     service = _service(request)
     try:
         await service.cancel(sale_id)
     except PurchaseError as exc:
-        raise _error(exc) from None
+        raise ApiError.from_service(exc) from None
     return await get_purchase(sale_id, request)

@@ -12,15 +12,20 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
 
 from payments.zvt import EndOfDay, TerminalBusy, TerminalStatus, ZvtClient, ZvtError
 
 from ..components import ComponentHealth, ProgressMixin, Status, cancel_tasks
 from ..config.payment import PaymentConfig
 from ..db.engine import Database
-from .reconcile import Reconciliation, reconcile
+
+Reconcile = Callable[[Session, int, "int | None"], Any]
+"""(session, terminal total in cents, count) -> a reconciliation with `as_dict()`; the purchase flow provides it."""
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,8 @@ class CardTerminal(ProgressMixin):
         self.ready: bool | None = None
         self.status_text = "unknown"
         self.registered = False
-        self.last_reconciliation: Reconciliation | None = None
+        self.last_reconciliation: Any = None
+        self.reconcile: Reconcile | None = None  # set by the purchase flow, which settles its sales
         self.payment_active = False  # set by the purchase flow: housekeeping stays off the terminal
         self._housekeeping = asyncio.Lock()  # held while a status enquiry or registration runs
         self._tasks: list[asyncio.Task[None]] = []
@@ -128,7 +134,7 @@ class CardTerminal(ProgressMixin):
             due += dt.timedelta(days=1)
         return (due - now).total_seconds()
 
-    async def end_of_day(self) -> Reconciliation | None:
+    async def end_of_day(self) -> Any:
         """Close the terminal's batch and reconcile its totals with the station's booked payments."""
         for _ in range(60):  # wait for a running payment to finish rather than fail
             if not self.client.busy:
@@ -138,7 +144,14 @@ class CardTerminal(ProgressMixin):
         if not isinstance(result, EndOfDay):
             log.error("end-of-day not done: %s", result.describe())
             return None
-        self.last_reconciliation = await self.db.write(lambda s: reconcile(s, result.total_cents, result.count))
+        if self.reconcile is None:
+            log.warning("end-of-day: %d cents in %s transactions; no purchase flow to reconcile with",
+                        result.total_cents, result.count)  # fmt: skip
+            return None
+        reconcile = self.reconcile
+        self.last_reconciliation = await self.db.write_until_committed(
+            lambda s: reconcile(s, result.total_cents, result.count), what="end-of-day"
+        )
         return self.last_reconciliation
 
     # -- reporting ---------------------------------------------------------------------------------

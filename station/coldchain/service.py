@@ -29,6 +29,7 @@ from ..config.fridge import HaccpConfig
 from ..db.engine import Database
 from ..db.models import Priority
 from ..db.types import utcnow
+from ..flows.engine import recover
 from ..outbox import record_event
 from . import compaction, haccp, transitions
 from .excursion import Level
@@ -108,7 +109,8 @@ class ColdChain(ProgressMixin):
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Load open blocks and zone alarms; start polling (a silent controller is a state, not an error)."""
+        """Recover open blocks, load zone alarms; start polling (a silent controller is a state, not an error)."""
+        await recover(await self.db.read(transitions.BLOCK.unfinished), transitions.BLOCK, self)
         blocked, alarmed = await self.db.read(transitions.open_state)
         self._blocked = blocked
         for zone in alarmed:
@@ -267,6 +269,10 @@ class ColdChain(ProgressMixin):
             zone.forget(compartment)
         if blocked:
             log.warning("zone %s: blocked compartments %s for sale and pick-up", zone.name, blocked)
+
+    async def on_blocked(self, block_id: int) -> None:
+        """Recovery of a block: its compartment's hold is asserted again (idempotent); it stays blocked."""
+        await self.db.write_until_committed(lambda s: transitions.reassert_hold(s, block_id), what="cold-chain hold")
 
     # -- corrective actions ----------------------------------------------------------------------
     async def record_corrective_action(

@@ -1,43 +1,65 @@
-"""Persisted cold-chain transitions: zone alarms, compartment blocks and their release.
+"""Persisted cold-chain transitions: zone alarms, the cold-chain block flow, and excursions in progress.
 
 Each function runs inside the caller's transaction (pass it to `Database.write`) and writes, together:
-the domain change, the alarm, the audit entry (each with its outbox event), a typed outbox event for
-the platform, and the HACCP log rows. A compartment's status before the block is kept in its
-`ColdChainBlock` row and restored on release.
+the domain change, the alarm, the audit entry, a typed outbox event for the platform, and the HACCP
+log rows. A block is a flow on the engine (`BLOCK`: blocked → released) and a hold on the compartment
+(`compartments.owner.hold`), which keeps it from sale and pick-up whatever its status.
 """
 
 from __future__ import annotations
 
-import json
+import enum
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from ..db.haccp_models import ColdChainBlock
-from ..db.models import (
-    Alarm,
-    Compartment,
-    CompartmentContent,
-    CompartmentStatus,
-    Priority,
-    Product,
-    StationMeta,
-)
+from ..compartments import contents, owner
+from ..db.haccp_models import ColdChainBlock, ColdChainExcursion
+from ..db.models import Alarm, Compartment, CompartmentContent, Product
 from ..db.types import utcnow
+from ..flows.engine import Arrow, Flow, created, transition
 from ..journal import audit, clear_alarm, raise_alarm
-from ..outbox import record_event
 from . import haccp
 from .haccp import Entry
 
 ZONE_ALARM = "coldchain.zone_excursion"
-_EXCURSION = "coldchain.excursion."  # station_meta key prefix, one row per zone with excursions in progress
 COMPARTMENT_ALARM = "coldchain.excursion"
+HOLD = "cold_chain"  # the compartment hold kind
 RELEASES = ("discarded", "kept", "operator_release")
-_KEEP_AS_IS = (CompartmentStatus.OUT_OF_ORDER, CompartmentStatus.BLOCKED)  # other owners' states survive us
+
+
+class BlockState(enum.StrEnum):
+    BLOCKED = "blocked"
+    RELEASED = "released"
+
+
+def _block_payload(session: Session, block_id: Any, details: dict[str, Any]) -> dict[str, Any]:
+    blk = session.get_one(ColdChainBlock, block_id)
+    return {"block_id": blk.id, "compartment": blk.compartment_id, "zone": blk.zone, "alarm_id": blk.alarm_id,
+            "limit_c": blk.limit_c, **details}
+
+
+BLOCK = Flow(
+    name="coldchain_block",
+    table=ColdChainBlock.__table__,  # type: ignore[arg-type]
+    states=BlockState,
+    arrows=[
+        Arrow(None, BlockState.BLOCKED, "beyond its limit longer than the delay: no sale, no pick-up",
+              event="coldchain.compartment_blocked", alarm=COMPARTMENT_ALARM, severity="critical"),
+        Arrow(BlockState.BLOCKED, BlockState.RELEASED, "corrective action (discarded / kept) or operator override",
+              event="coldchain.compartment_released", clears=COMPARTMENT_ALARM),
+    ],
+    final=frozenset({BlockState.RELEASED}),
+    recovery={BlockState.BLOCKED: "the compartment's hold is asserted again; only a corrective action or an "
+              "operator releases it"},
+    payload=_block_payload,
+    stamp=None,
+    alarm_subject=lambda session, block_id: f"compartment:{session.get_one(ColdChainBlock, block_id).compartment_id}",
+)
 
 
 class ColdChainError(ValueError):
@@ -86,31 +108,43 @@ def open_state(session: Session) -> tuple[set[int], set[str]]:
 
 def excursion_starts(session: Session) -> dict[str, dict[str, float]]:
     """Excursions in progress when the previous run ended: zone -> {"zone" or compartment id: start (epoch s)}."""
-    rows = session.execute(select(StationMeta.key, StationMeta.value).where(StationMeta.key.like(f"{_EXCURSION}%")))
-    return {key.removeprefix(_EXCURSION): json.loads(value) for key, value in rows}
+    found: dict[str, dict[str, float]] = {}
+    for zone, subject, started in session.execute(
+        select(ColdChainExcursion.zone, ColdChainExcursion.subject, ColdChainExcursion.started_at)
+    ):
+        found.setdefault(zone, {})[subject] = started
+    return found
 
 
 def save_excursion_starts(session: Session, zone: str, starts: dict[str, float]) -> None:
     """Remember a zone's excursions in progress (none: forget them), so a restart does not restart their delay."""
-    key = f"{_EXCURSION}{zone}"
-    row = session.get(StationMeta, key)
-    if not starts:
-        if row is not None:
-            session.delete(row)
-    elif row is None:
-        session.add(StationMeta(key=key, value=json.dumps(starts, sort_keys=True)))
-    else:
-        row.value = json.dumps(starts, sort_keys=True)
+    session.execute(delete(ColdChainExcursion).where(ColdChainExcursion.zone == zone))
+    if starts:
+        session.execute(
+            insert(ColdChainExcursion),
+            [{"zone": zone, "subject": subject, "started_at": started} for subject, started in sorted(starts.items())],
+        )
 
 
 def open_block(session: Session, compartment: int) -> ColdChainBlock | None:
     return session.scalar(
-        select(ColdChainBlock).where(ColdChainBlock.compartment_id == compartment, ColdChainBlock.released_at.is_(None))
+        select(ColdChainBlock).where(
+            ColdChainBlock.compartment_id == compartment, ColdChainBlock.state == BlockState.BLOCKED.value
+        )
     )
 
 
 def blocked_compartments(session: Session) -> set[int]:
-    return set(session.scalars(select(ColdChainBlock.compartment_id).where(ColdChainBlock.released_at.is_(None))))
+    return set(
+        session.scalars(select(ColdChainBlock.compartment_id).where(ColdChainBlock.state == BlockState.BLOCKED.value))
+    )
+
+
+def reassert_hold(session: Session, block_id: int) -> bool:
+    """Recovery of the blocked state: the open block holds its compartment (idempotent); True if it was missing."""
+    blk = session.get_one(ColdChainBlock, block_id)
+    return owner.hold(session, blk.compartment_id, HOLD, actor="system", reference=f"alarm:{blk.alarm_id}",
+                      reason="Kühlung gestört")
 
 
 def sale_blocked(session: Session, compartment: int) -> bool:
@@ -141,39 +175,25 @@ def zone_recovered(
 def block(
     session: Session, compartment: int, zone: str, limit_c: float, details: dict[str, Any], at: datetime
 ) -> int | None:
-    """Block sale and pick-up of a compartment; returns the alarm id, None if it was already blocked."""
+    """Block sale and pick-up of a compartment; returns the block id, None if it was already blocked."""
     if open_block(session, compartment) is not None:
         return None
-    comp = session.get_one(Compartment, compartment)
+    if session.get(Compartment, compartment) is None:
+        raise ColdChainError(f"no compartment {compartment}")
+    block_id = session.execute(
+        insert(ColdChainBlock).values(compartment_id=compartment, state=BlockState.BLOCKED.value, zone=zone,
+                                      cause=str(details.get("cause", "temperature")), limit_c=limit_c,
+                                      blocked_at=utcnow(), details=details).returning(ColdChainBlock.id)
+    ).scalar_one()
     subject = f"compartment:{compartment}"
     alarm = raise_alarm(session, COMPARTMENT_ALARM, subject, severity="critical", details={"zone": zone, **details})
-    session.add(
-        ColdChainBlock(
-            compartment_id=compartment,
-            alarm_id=alarm.id,
-            zone=zone,
-            cause=str(details.get("cause", "temperature")),
-            limit_c=limit_c,
-            previous_status=comp.status,
-            previous_reason=comp.blocked_reason,
-            blocked_at=utcnow(),
-            details=details,
-        )
-    )
-    comp.status, comp.blocked_reason, comp.updated_at = CompartmentStatus.BLOCKED, f"cold_chain:{alarm.id}", utcnow()
-    payload = {"compartment": compartment, "zone": zone, "alarm_id": alarm.id, "limit_c": limit_c, **details}
-    audit(
-        session,
-        "coldchain.blocked",
-        subject,
-        reason=payload.get("cause"),
-        reference=f"alarm:{alarm.id}",
-        details=payload,
-    )
-    record_event(session, "coldchain.compartment_blocked", payload, priority=Priority.STOCK)
-    haccp.append(session, [_event(at, "compartment_blocked", payload)])
+    session.get_one(ColdChainBlock, block_id).alarm_id = alarm.id
     session.flush()
-    return alarm.id
+    owner.hold(session, compartment, HOLD, actor="system", reference=f"alarm:{alarm.id}", reason="Kühlung gestört")
+    payload = {"compartment": compartment, "zone": zone, "alarm_id": alarm.id, "limit_c": limit_c, **details}
+    created(session, BLOCK, block_id, reason=str(details.get("cause")), reference=f"alarm:{alarm.id}", **details)
+    haccp.append(session, [_event(at, "compartment_blocked", payload)])
+    return int(block_id)
 
 
 def release(
@@ -193,20 +213,13 @@ def release(
     blk = open_block(session, compartment)
     if blk is None:
         raise ColdChainError(f"compartment {compartment} is not blocked by the cold chain")
-    comp = session.get_one(Compartment, compartment)
-    discarded = _discard(session, compartment) if how == "discarded" else []
-    our_reason = f"cold_chain:{blk.alarm_id}"
-    if comp.status == CompartmentStatus.BLOCKED and comp.blocked_reason == our_reason:
-        comp.status, comp.blocked_reason = _restored(session, blk, discarded=how == "discarded")
-    else:  # another flow changed the status meanwhile: keep it, drop only our reason
-        if comp.blocked_reason == our_reason:
-            comp.blocked_reason = None
-        if discarded and comp.status in (CompartmentStatus.LOADED, CompartmentStatus.RESERVED):
-            comp.status = CompartmentStatus.EMPTY
-    comp.updated_at = utcnow()
+    discarded: list[dict[str, Any]] = []
+    if how == "discarded":
+        discarded = contents.remove_all(session, compartment, actor=actor, reason="cold_chain_discarded")["items"]
     blk.released_at, blk.release, blk.released_by = utcnow(), how, actor
     blk.reason, blk.measured_c = reason, measured_c
-    payload = {
+    owner.release_hold(session, compartment, HOLD, actor=actor, reference=reference)
+    payload: dict[str, Any] = {
         "compartment": compartment,
         "zone": blk.zone,
         "alarm_id": blk.alarm_id,
@@ -215,51 +228,16 @@ def release(
         "reason": reason,
         "measured_c": measured_c,
         "reference": reference,
-        "status": comp.status,
-        "previous_status": blk.previous_status,
+        "status": str(owner.status(session, compartment)),
         "discarded": discarded,
     }
-    subject = f"compartment:{compartment}"
-    clear_alarm(session, COMPARTMENT_ALARM, subject, details={"action": how, "by": actor})
-    action = "coldchain.operator_release" if how == "operator_release" else f"coldchain.corrective_{how}"
-    audit(session, action, subject, actor=actor, reason=how, reference=reference, details=payload)
-    record_event(session, "coldchain.compartment_released", payload, priority=Priority.STOCK)
+    action = "operator_release" if how == "operator_release" else f"corrective_{how}"
+    details = {k: v for k, v in payload.items() if k not in ("compartment", "zone", "alarm_id", "reason", "reference")}
+    transition(session, BLOCK, blk.id, BlockState.RELEASED, actor=actor, reason=action, reference=reference,
+               why=reason, **details)
     haccp.append(session, [_event(at, "compartment_released", payload)])
     session.flush()
     return payload
-
-
-def _discard(session: Session, compartment: int) -> list[dict[str, Any]]:
-    """Take the compartment's goods out of stock (quantity 0, as `stock.take_out` does); returns what went."""
-    rows = session.execute(
-        select(CompartmentContent, Product.gtin, Product.name)
-        .join(Product, Product.id == CompartmentContent.product_id)
-        .where(CompartmentContent.compartment_id == compartment, CompartmentContent.quantity > 0)
-    ).all()
-    items = [{"gtin": gtin, "name": name, "quantity": c.quantity} for c, gtin, name in rows]
-    for content, _gtin, _name in rows:
-        content.quantity = 0
-    return items
-
-
-def _restored(session: Session, blk: ColdChainBlock, *, discarded: bool) -> tuple[str, str | None]:
-    """Status after release: what it was before, unless that was transient (open) or the goods are gone.
-
-    Only called while the compartment still shows our block; a status another flow set meanwhile is kept.
-    """
-    previous = CompartmentStatus(blk.previous_status)
-    if previous in _KEEP_AS_IS:
-        return previous, blk.previous_reason
-    if discarded:
-        return CompartmentStatus.EMPTY, None
-    if previous is CompartmentStatus.OPEN:
-        has_goods = session.scalar(
-            select(CompartmentContent.id).where(
-                CompartmentContent.compartment_id == blk.compartment_id, CompartmentContent.quantity > 0
-            )
-        )
-        return (CompartmentStatus.LOADED if has_goods else CompartmentStatus.EMPTY), None
-    return previous, blk.previous_reason
 
 
 def _event(at: datetime, what: str, detail: dict[str, Any]) -> Entry:

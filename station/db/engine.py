@@ -12,12 +12,15 @@ import concurrent.futures
 import logging
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
@@ -31,6 +34,33 @@ EXPECTED_PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
 
 class DatabaseError(Exception):
     """The database cannot be used (pragmas not in effect, integrity failure, not migrated)."""
+
+
+class StorageUnavailable(DatabaseError):
+    """A transaction could not be committed (disk full, file locked past the busy timeout, I/O error).
+
+    Nothing of it was written. A state, not a crash: callers answer 503 or retry (`write_until_committed`).
+    """
+
+
+@dataclass
+class WriteHealth:
+    """Whether writes currently succeed; the first failure's time and the last error while they fail."""
+
+    failing_since: float | None = None
+    last_error: str | None = None
+    failures: int = 0
+
+    def failed(self, error: str) -> None:
+        if self.failing_since is None:
+            self.failing_since = time.time()
+            log.error("database writes fail: %s", error)
+        self.last_error, self.failures = error, self.failures + 1
+
+    def succeeded(self) -> None:
+        if self.failing_since is not None:
+            log.warning("database writes succeed again after %d failures", self.failures)
+        self.failing_since, self.last_error, self.failures = None, None, 0
 
 
 def make_engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
@@ -81,6 +111,7 @@ class Database:
         self._connections: list[Connection] = []
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self.pragmas: dict[str, Any] = {}
+        self.writes = WriteHealth()
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -148,22 +179,68 @@ class Database:
         """Run fn(session) in one transaction, committed (synchronous=FULL: on disk) before returning.
 
         The session joins a transaction on a long-lived connection instead of checking one out of
-        the pool each time: that keeps a "domain change + outbox event" commit cheap.
+        the pool each time: that keeps a "domain change + outbox event" commit cheap. A storage
+        failure (disk full, locked, I/O) rolls everything back and raises StorageUnavailable.
         """
         conn = self._connection(write)
-        with conn.begin():
-            session = Session(bind=conn, expire_on_commit=False)
-            session.info["db_epoch"] = self.epoch
-            try:
-                result = fn(session)
-                session.flush()
-            finally:
-                session.close()
+        try:
+            with conn.begin():
+                session = Session(bind=conn, expire_on_commit=False)
+                session.info["db_epoch"] = self.epoch
+                try:
+                    result = fn(session)
+                    session.flush()
+                finally:
+                    session.close()
+        except (sa_exc.OperationalError, sqlite3.OperationalError) as exc:
+            message = str(getattr(exc, "orig", None) or exc)
+            if write:
+                self.writes.failed(message)
+            self._discard(conn, write)
+            raise StorageUnavailable(message) from exc
+        if write:
+            self.writes.succeeded()
         return result
+
+    def _discard(self, conn: Connection, write: bool) -> None:
+        """Drop a connection whose transaction failed at the storage level; the next call opens a fresh one."""
+        key = "writer" if write else "reader"
+        if getattr(self._local, key, None) is conn:
+            setattr(self._local, key, None)
+        try:
+            conn.invalidate()
+            conn.close()
+        except Exception:  # the connection is gone either way
+            log.debug("closing a failed connection", exc_info=True)
+        if conn in self._connections:
+            self._connections.remove(conn)
 
     async def write(self, fn: Callable[[Session], T]) -> T:
         """Run fn(session) in one write transaction on the db thread; committed when this returns."""
         return await self._submit(self.run_sync, fn)
+
+    async def write_until_committed(self, fn: Callable[[Session], T], *, what: str = "write") -> T:
+        """Write, retrying with capped backoff while storage is unavailable (never gives up; cancellable).
+
+        For records of something that already happened (a door opened, the terminal booked): they
+        must reach the disk, and the daemon must not stop while they cannot.
+        """
+        delay = 0.05
+        while True:
+            try:
+                return await self.write(fn)
+            except StorageUnavailable as exc:
+                log.debug("%s not committed (%s); retrying in %.2f s", what, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+
+    def write_state(self) -> dict[str, Any]:
+        """For health: `ok`, or the time writes began to fail and the last error."""
+        w = self.writes
+        if w.failing_since is None:
+            return {"writes": "ok"}
+        return {"writes": "failing", "failing_since": w.failing_since, "last_error": w.last_error,
+                "failures": w.failures}
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         """Run fn(session) in a read transaction on the db thread."""

@@ -37,17 +37,19 @@ class HaccpRecord(Base):
 
 
 class ColdChainBlock(Base):
-    """A compartment blocked for sale and pick-up by a cold-chain alarm, until a corrective action releases it."""
+    """A compartment blocked for sale and pick-up by a cold-chain alarm, until a corrective action releases it.
+
+    `state` is the cold-chain block flow (station/coldchain/blocks.py): blocked → released.
+    """
 
     __tablename__ = "cold_chain_blocks"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     compartment_id: Mapped[int] = mapped_column(ForeignKey("compartments.id"), index=True)
     alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="blocked")
     zone: Mapped[str] = mapped_column(String(64))
     cause: Mapped[str] = mapped_column(String(24))  # temperature | unknown
     limit_c: Mapped[float] = mapped_column(Float)
-    previous_status: Mapped[str] = mapped_column(String(16))
-    previous_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     blocked_at: Mapped[datetime]
     released_at: Mapped[datetime | None] = mapped_column(nullable=True)
     release: Mapped[str | None] = mapped_column(String(24), nullable=True)  # discarded | kept | operator_release
@@ -55,3 +57,15 @@ class ColdChainBlock(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     measured_c: Mapped[float | None] = mapped_column(Float, nullable=True)
     details: Mapped[dict] = mapped_column(default=dict)
+
+
+class ColdChainExcursion(Base):
+    """An excursion in progress (beyond its limit, alarm delay running): its start survives a restart.
+
+    `subject` is "zone" for the zone itself or a compartment number; `started_at` is epoch seconds.
+    """
+
+    __tablename__ = "coldchain_excursions"
+    zone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[float] = mapped_column(Float)

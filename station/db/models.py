@@ -33,15 +33,6 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict: JSON}
 
 
-class CompartmentStatus(enum.StrEnum):
-    EMPTY = "empty"
-    LOADED = "loaded"
-    RESERVED = "reserved"
-    OPEN = "open"
-    BLOCKED = "blocked"
-    OUT_OF_ORDER = "out_of_order"
-
-
 class Priority(enum.IntEnum):
     """Outbox priority class: lower drains first."""
 
@@ -82,7 +73,12 @@ class Product(Base):
 
 
 class Compartment(Base):
-    """A locker door; `id` is the number printed on the door."""
+    """A locker door; `id` is the number printed on the door.
+
+    `status` is what the compartment is used for (station/compartments/flow.py, written only by
+    station/compartments/owner.py); `blocked_reason` summarises its open holds (cold chain,
+    operator): while it is set, nothing is sold or handed out from it.
+    """
 
     __tablename__ = "compartments"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -91,24 +87,39 @@ class Compartment(Base):
     lock: Mapped[int] = mapped_column(Integer)
     size: Mapped[str] = mapped_column(String(4), default="M")
     zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default=CompartmentStatus.EMPTY)
+    status: Mapped[str] = mapped_column(String(16), default="empty")
     blocked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     door_state: Mapped[str | None] = mapped_column(String(16), nullable=True)  # last sensor reading
     updated_at: Mapped[datetime]
-    contents: Mapped[list[CompartmentContent]] = relationship(back_populates="compartment", lazy="selectin")
+
+
+class CompartmentHold(Base):
+    """Why a compartment is blocked: one row per kind (cold_chain, operator) while the block lasts."""
+
+    __tablename__ = "compartment_holds"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    compartment_id: Mapped[int] = mapped_column(ForeignKey("compartments.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("compartment_id", "kind", name="uq_hold_kind"),)
 
 
 class CompartmentContent(Base):
+    """What is in a compartment now (history lives in the audit log and the outbox events)."""
+
     __tablename__ = "compartment_contents"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     compartment_id: Mapped[int] = mapped_column(ForeignKey("compartments.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     quantity: Mapped[int] = mapped_column(Integer, CheckConstraint("quantity >= 0"))
     best_before: Mapped[date | None] = mapped_column(Date, nullable=True)
+    use_by: Mapped[date | None] = mapped_column(Date, nullable=True)
+    lot: Mapped[str | None] = mapped_column(String(64), nullable=True)
     loaded_by: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[datetime]
-    compartment: Mapped[Compartment] = relationship(back_populates="contents")
-    product: Mapped[Product] = relationship()
 
 
 class Order(Base):
@@ -151,7 +162,8 @@ class SaleLine(Base):
     unit_price_cents: Mapped[int] = mapped_column(Integer)
     deposit_cents: Mapped[int] = mapped_column(Integer, default=0)
     vat_rate_bp: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(24), default="reserved")  # reserved|released|not_released
+    gtin: Mapped[str | None] = mapped_column(String(14), nullable=True)
+    state: Mapped[str] = mapped_column(String(24), default="reserved")  # reserved|released|maybe_released|not_released
     sale: Mapped[Sale] = relationship(back_populates="lines")
 
 

@@ -27,12 +27,13 @@ from drivers.locks import (
     PortUnavailable,
 )
 
+from ..compartments import owner
 from ..components import ComponentHealth, Status
 from ..config import Config
 from ..db.engine import Database
+from ..flows.engine import check_recovery
 from . import doors
-from .doors import REASONS, DoorOutcome, DoorResult, DoorState
-from .inventory import sync_compartments
+from .doors import DOOR, REASONS, DoorOutcome, DoorResult, DoorState
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ class LockWall:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.db.write(lambda s: sync_compartments(s, self._compartments))
+        check_recovery(DOOR, self)
+        await self.db.write_until_committed(lambda s: owner.sync_configured(s, self._compartments))
         for op_id, comp, state in await self.db.read(doors.unfinished):
             self._recovering[comp] = (op_id, state)
             if state is DoorState.OPENED:
@@ -138,21 +140,25 @@ class LockWall:
             except (PortUnavailable, BusBusy) as exc:
                 self._waiters.pop(compartment, None)
                 error = str(exc)  # nothing was sent: the door cannot have opened because of us
-                await self.db.write(partial(doors.transition, op_id=op_id, state=DoorState.FAILED, error=error))
+                await self._record(op_id, DoorState.FAILED, error=error)
                 return DoorResult(op_id, compartment, DoorOutcome.UNAVAILABLE, error)
-            await self.db.write(lambda s: doors.transition(s, op_id, DoorState.PULSE_SENT))
+            await self._record(op_id, DoorState.PULSE_SENT)
             opened = await self._wait_opened(bus, board, lock, waiter)
             self._waiters.pop(compartment, None)
             if opened:
                 await self._commit_opened(compartment, op_id)
                 return DoorResult(op_id, compartment, DoorOutcome.OPENED)
-            await self.db.write(lambda s: doors.transition(s, op_id, DoorState.NOT_DETECTED))
+            await self._record(op_id, DoorState.NOT_DETECTED)
             if attempt == 1 and not await self._reads_locked(bus, board, lock):
                 await self._commit_opened(compartment, op_id)
                 return DoorResult(op_id, compartment, DoorOutcome.OPENED, "seen open on the read-back")
         detail = "no opening seen after 2 pulses"
-        await self.db.write(lambda s: doors.transition(s, op_id, DoorState.FAILED, error=detail))
+        await self._record(op_id, DoorState.FAILED, error=detail)
         return DoorResult(op_id, compartment, DoorOutcome.NOT_OPENED, detail)
+
+    async def _record(self, op_id: int, state: DoorState, **details: Any) -> None:
+        """Commit what the door did; a pulse already happened, so this waits out a storage failure."""
+        await self.db.write_until_committed(partial(doors.move, op_id=op_id, state=state, **details), what="door")
 
     async def _wait_opened(self, bus: LockBus, board: int, lock: int, waiter: asyncio.Future[bool]) -> bool:
         """True once the hook reads unlocked within `open_detect_s`.
@@ -178,7 +184,7 @@ class LockWall:
         return status.lock(lock).locked is not False
 
     async def _commit_opened(self, compartment: int, op_id: int) -> None:
-        await self.db.write(lambda s: doors.transition(s, op_id, DoorState.OPENED))
+        await self._record(op_id, DoorState.OPENED)
         self._start_left_open_timer(compartment)
         self._notify(compartment, "opened")
 
@@ -215,7 +221,7 @@ class LockWall:
         if compartment in self._active:
             return  # already tracked as open
         log.warning("compartment %s opened without an unlock command", compartment)
-        await self.db.write(lambda s: doors.door_forced(s, compartment))
+        await self.db.write_until_committed(partial(self._forced, compartment=compartment), what="door")
         self._start_left_open_timer(compartment)
         self._notify(compartment, "opened")
 
@@ -229,8 +235,13 @@ class LockWall:
         self._notify(compartment, "closed")
 
     @staticmethod
+    def _forced(session: Any, compartment: int) -> None:
+        doors.door_forced(session, compartment)
+        owner.needs_check(session, compartment, "door opened without an unlock command")
+
+    @staticmethod
     def _close_operation(session: Any, op_id: int, compartment: int) -> None:
-        doors.transition(session, op_id, DoorState.CLOSED)
+        doors.move(session, op_id, DoorState.CLOSED)
         doors.door_closed_without_operation(session, compartment)
 
     async def _baseline(self, event: BoardBaseline) -> None:
@@ -242,7 +253,8 @@ class LockWall:
             is_open = state.locked is False
             pending = self._recovering.pop(compartment, None)
             if pending is not None:
-                await self._recover(compartment, *pending, is_open=is_open)
+                op_id, op_state = pending
+                await getattr(self, f"on_{op_state.value}")(op_id, compartment, is_open, state.item_present)
                 if not self._recovering:
                     self._recovered.set()
             elif is_open:
@@ -251,21 +263,30 @@ class LockWall:
             else:
                 await self.db.write(partial(doors.set_door_state, compartment_id=compartment, door_state="closed"))
 
-    async def _recover(self, compartment: int, op_id: int, state: DoorState, *, is_open: bool) -> None:
-        """Boot-time recovery of one unfinished operation; never sends a pulse."""
-        if state is DoorState.OPENED:
-            if is_open:
-                self._active[compartment] = op_id
-                self._start_left_open_timer(compartment)
-            else:
-                self._active.pop(compartment, None)
-                await self.db.write(lambda s: self._close_operation(s, op_id, compartment))
-            return
+    # -- recovery of operations the last run left unfinished (never pulses) ---------------------------
+    async def on_opened(self, op_id: int, compartment: int, is_open: bool, _item: bool | None) -> None:
+        """It was open: track it to its close (or record the close that happened while we were down)."""
         if is_open:
             self._active[compartment] = op_id
-            await self._commit_opened(compartment, op_id)
+            self._start_left_open_timer(compartment)
         else:
-            await self.db.write(lambda s: doors.transition(s, op_id, DoorState.ABANDONED, error="restart"))
+            self._active.pop(compartment, None)
+            await self.db.write_until_committed(lambda s: self._close_operation(s, op_id, compartment))
+
+    async def on_requested(self, op_id: int, compartment: int, is_open: bool, item: bool | None) -> None:
+        """A pulse may have gone out unwatched: the sensor now (and the item sensor) decide."""
+        settled = await self.db.write_until_committed(
+            partial(doors.settle_unseen, op_id=op_id, is_open=is_open, item_present=item), what="door"
+        )
+        if settled is DoorState.OPENED:
+            self._active[compartment] = op_id
+            self._start_left_open_timer(compartment)
+            self._notify(compartment, "opened")
+        log.warning("door operation %s (compartment %s) left unfinished by the last run: %s",
+                    op_id, compartment, settled)  # fmt: skip
+
+    on_pulse_sent = on_requested
+    on_not_detected = on_requested
 
     # -- left-open alarm -----------------------------------------------------------------------------
     def _start_left_open_timer(self, compartment: int) -> None:

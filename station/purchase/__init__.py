@@ -1,6 +1,6 @@
-"""Buying: the persisted purchase state machine, its recovery, and live progress."""
+"""Buying: the purchase flow (`flow.py`), its side effects (`service.py`), recovery and end-of-day."""
 
+from .flow import FINAL, SALE, SaleState
 from .service import PurchaseError, PurchaseService
-from .states import FINAL, SaleState
 
-__all__ = ["FINAL", "PurchaseError", "PurchaseService", "SaleState"]
+__all__ = ["FINAL", "SALE", "PurchaseError", "PurchaseService", "SaleState"]

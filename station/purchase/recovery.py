@@ -1,22 +1,25 @@
-"""Drive interrupted purchases to a final state: at start-up, and after a lost terminal link.
+"""Drive interrupted purchases to a final state: at start-up, after a lost terminal link, after a failed write.
 
-Never charges again and never opens a door: it only reads what happened (the persisted
-state, the door operations, the terminal's answer to a status enquiry) and records it.
+Never charges again and never opens a door: it only reads what happened (the persisted state, the
+door operations, the terminal's answer to a status enquiry) and records it. One `on_<state>` per
+non-final state of `flow.SALE` (the engine refuses this class if one is missing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db.models import DoorOperation, Sale
+from ..db.engine import StorageUnavailable
+from ..db.models import DoorOperation
+from ..flows.engine import check_recovery, recover
 from ..lockwall.doors import DoorState
-from . import states
-from .states import FINAL, SaleState
+from .flow import DOOR_FAULT, MAYBE_RELEASED, NOT_RELEASED, RELEASED, SALE, SaleState, mark_lines, move, record_payment
+from .flow import released_compartments as released_of
 
 if TYPE_CHECKING:
     from .service import PurchaseService
@@ -24,80 +27,133 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DOOR_RECOVERY_WAIT_S = 20.0
-_NOT_OPENED = {DoorState.FAILED.value, DoorState.ABANDONED.value}  # settled, and the door stayed shut
 
 
-class Recovery:
+def door_outcomes(session: Session, sale_id: str) -> dict[int, str]:
+    """Per compartment, what its door did for this sale; an unsettled door counts as maybe opened."""
+    outcomes: dict[int, str] = {}
+    rows = session.execute(
+        select(DoorOperation.compartment_id, DoorOperation.state, DoorOperation.attempts)
+        .where(DoorOperation.reason == "sale", DoorOperation.reference == sale_id)
+        .order_by(DoorOperation.id)
+    )
+    for compartment, state, attempts in rows:
+        if state in (DoorState.OPENED, DoorState.CLOSED):
+            outcomes[compartment] = RELEASED
+        elif state == DoorState.UNTOUCHED:
+            outcomes[compartment] = NOT_RELEASED
+        elif state == DoorState.FAILED:  # pulsed and never seen open: not charged, but a check is due
+            outcomes.setdefault(compartment, DOOR_FAULT if attempts else NOT_RELEASED)
+        else:  # maybe_opened, or still requested / pulse_sent / not_detected (its board never answered)
+            outcomes[compartment] = MAYBE_RELEASED
+    return outcomes
+
+
+class PurchaseRecovery:
     def __init__(self, service: PurchaseService) -> None:
         self.service = service
+        self.db = service.db
         self.done = False
         self.finished = asyncio.Event()
         self._pending: list[str] = []
+        check_recovery(SALE, self)
 
     def pending(self) -> list[str]:
         return list(self._pending)
 
     async def run(self) -> None:
-        """Start-up: settle every purchase the last run left unfinished, oldest first."""
-        unfinished = await self.service.db.read(states.unfinished)
+        """Start-up: settle every purchase the last run left unfinished, oldest first; retry while storage fails."""
+        delay = 0.2
+        while True:
+            try:
+                unfinished = await self.db.read(SALE.unfinished)
+                break
+            except StorageUnavailable:
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
         self._pending = [sale_id for sale_id, _ in unfinished]
         if unfinished:
             log.warning("recovering %d unfinished purchase(s)", len(unfinished))
             await self.service.lockwall.wait_recovered(DOOR_RECOVERY_WAIT_S)
-        for sale_id, _state in unfinished:
-            try:
-                await self.settle(sale_id)
-            except Exception:
-                log.exception("recovery of purchase %s failed", sale_id)
-            self._pending.remove(sale_id)
+        while unfinished:
+            failed = await recover(unfinished, SALE, self)
+            for sale_id, _ in unfinished:
+                if (sale_id, _) not in failed and sale_id in self._pending:
+                    self._pending.remove(sale_id)
+            unfinished = failed
+            if failed:
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
         self.done = True
         self.finished.set()
 
-    async def settle(self, sale_id: str, *, terminal_reversed: bool = False) -> SaleState:
-        """Move one purchase from wherever it stopped to its final state."""
-        state = SaleState(await self.service.db.read(lambda s: s.get_one(Sale, sale_id).state))
-        transition = self.service._transition
-        if state in FINAL:
-            return state
-        if state is SaleState.CREATED:
-            await transition(sale_id, SaleState.CANCELLED, recovered=True)
-            return SaleState.CANCELLED
-        if state is SaleState.BOOKED:
-            await transition(sale_id, SaleState.DONE, recovered=True)
-            return SaleState.DONE
-        if state is SaleState.PAYMENT_REQUESTED:
-            # The approval (if any) was never acknowledged: the terminal reverses it. Ask first.
-            await self.service.terminal.ask()
-            await self._payment(sale_id, "aborted")
-            await transition(sale_id, SaleState.ABORTED, recovered=True, reason="interrupted before approval")
-            return SaleState.ABORTED
-        if state is SaleState.BOOK_REQUESTED and not terminal_reversed:
-            # We answered "goods issued" (or were about to): only the end-of-day totals can tell.
-            await self.service.terminal.ask()
-            await self._payment(sale_id, "unknown")
-            await transition(sale_id, SaleState.CHARGE_UNKNOWN, recovered=True)
-            return SaleState.CHARGE_UNKNOWN
-        released = await self.service.db.write(lambda s: self._released(s, sale_id, state))
-        await self._payment(sale_id, "reversed")
-        final = SaleState.RELEASED_NOT_CHARGED if released else SaleState.REVERSED
-        await transition(sale_id, final, recovered=True, released=sorted(released))
-        return final
+    async def settle(self, sale_id: str) -> SaleState:
+        """Move one purchase from wherever it stopped to its final state (retrying while storage fails)."""
+        delay = 0.1
+        while True:
+            try:
+                state = await self.db.read(lambda s: SALE.current(s, sale_id))
+                if state in SALE.final:
+                    return state
+                await getattr(self, f"on_{state.value}")(sale_id)
+                return await self.db.read(lambda s: SALE.current(s, sale_id))
+            except StorageUnavailable:
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
 
-    async def _payment(self, sale_id: str, payment_state: str) -> None:
-        await self.service.db.write(lambda s: states.record_payment(s, sale_id, payment_state))
+    # -- one action per non-final state ----------------------------------------------------------------
+    async def _to(self, sale_id: str, state: SaleState, payment: str | None = None, **details: Any) -> None:
+        def write(session: Session) -> None:
+            if payment is not None:
+                record_payment(session, sale_id, payment)
+            move(session, sale_id, state, recovered=True, **details)
 
-    @staticmethod
-    def _released(session: Session, sale_id: str, state: SaleState) -> set[int]:
-        """Which compartments were opened for this sale; from the door operations if not yet recorded."""
-        sale = session.get_one(Sale, sale_id)
-        if state is SaleState.AUTHORISED:
-            released: set[int] = set()
-        elif state in (SaleState.RELEASED, SaleState.NOT_RELEASED, SaleState.BOOK_REQUESTED):
-            released = {ln.compartment_id for ln in sale.lines if ln.state == "released"}
-        else:  # release_requested: the doors tell; an unsettled door counts as possibly opened
-            ops = session.scalars(
-                select(DoorOperation).where(DoorOperation.reference == sale_id, DoorOperation.reason == "sale")
-            )
-            released = {op.compartment_id for op in ops if op.state not in _NOT_OPENED}
-        states.mark_lines(session, sale_id, released)
-        return released
+        await self.db.write(write)
+        self.service.reported(sale_id, state)
+
+    async def on_created(self, sale_id: str) -> None:
+        await self._to(sale_id, SaleState.CANCELLED, why="interrupted before the payment started")
+
+    async def on_payment_requested(self, sale_id: str) -> None:
+        # An approval (if any) was never acknowledged: the terminal reverses it. Ask first.
+        await self.service.terminal.ask()
+        await self._to(sale_id, SaleState.ABORTED, "aborted", why="interrupted before approval")
+
+    async def on_authorised(self, sale_id: str) -> None:
+        await self._to(sale_id, SaleState.REVERSED, "reversed", why="interrupted before any door was pulsed")
+
+    async def on_release_requested(self, sale_id: str) -> None:
+        def write(session: Session) -> SaleState:
+            mark_lines(session, sale_id, door_outcomes(session, sale_id))
+            released = released_of(session, sale_id)
+            record_payment(session, sale_id, "reversed")
+            final = SaleState.RELEASED_NOT_CHARGED if released else SaleState.REVERSED
+            move(session, sale_id, final, recovered=True, released=sorted(released))
+            return final
+
+        self.service.reported(sale_id, await self.db.write(write))
+
+    async def on_released(self, sale_id: str) -> None:
+        released = await self.db.read(lambda s: released_of(s, sale_id))
+        await self._to(sale_id, SaleState.RELEASED_NOT_CHARGED, "reversed", released=sorted(released),
+                       why="the terminal reversed the approval we could not answer")
+
+    async def on_not_released(self, sale_id: str) -> None:
+        await self._to(sale_id, SaleState.REVERSED, "reversed")
+
+    async def on_book_requested(self, sale_id: str) -> None:
+        # We answered "goods issued" (or were about to): only the end-of-day totals can tell.
+        await self.service.terminal.ask()
+        await self._to(sale_id, SaleState.CHARGE_UNKNOWN, "unknown")
+
+    async def on_booked(self, sale_id: str) -> None:
+        await self._to(sale_id, SaleState.DONE)
+
+    async def terminal_reversed(self, sale_id: str) -> None:
+        """The terminal reversed instead of booking (it took our answer as 'not issued')."""
+        released = await self.db.read(lambda s: released_of(s, sale_id))
+        state = await self.db.read(lambda s: SALE.current(s, sale_id))
+        if state is SaleState.BOOK_REQUESTED or state is SaleState.RELEASED:
+            await self._to(sale_id, SaleState.RELEASED_NOT_CHARGED, "reversed", released=sorted(released))
+        else:
+            await self.settle(sale_id)

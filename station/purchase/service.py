@@ -1,8 +1,12 @@
-"""PurchaseService: reserve → pay → open the doors → tell the terminal what to book.
+"""PurchaseService: the side effects of the purchase flow: reserve → pay → open the doors → tell the terminal.
 
-One purchase at a time (there is one card terminal). The flow runs in its own task, so a
-shopper's browser closing changes nothing; the touchscreen follows it through `progress()`.
-At start-up every purchase not in a final state is driven to one by `recovery.py`.
+One purchase at a time (there is one card terminal). The flow runs in its own task, so a shopper's
+browser closing changes nothing; the touchscreen follows it through `board`. Every arrow is
+committed (`flow.move`) before the side effect that follows it. The in-memory current sale is set
+only after its creation committed; a write that fails before anything reached the terminal or a
+door answers 503 (`storage_unavailable`); a write that records something that already happened
+(an approval, an opened door, a booking) is retried until it commits; and a sale that could not be
+finished is settled by `recovery` in the background, retrying while storage fails, not at the next start.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from payments.zvt import (
@@ -37,19 +41,22 @@ from payments.zvt import (
 from .. import crashpoints
 from ..cardterminal import CardTerminal
 from ..cardterminal.prompts import FINAL_TEXT, prompt_for
-from ..coldchain.transitions import sale_blocked
+from ..compartments import CompartmentError, offers, owner
 from ..components import ComponentHealth, Status, cancel_tasks
-from ..db.engine import Database
-from ..db.models import Compartment, CompartmentStatus, Sale, SaleLine
+from ..db.engine import Database, StorageUnavailable
+from ..db.models import Sale, SaleLine
 from ..db.types import utcnow
+from ..flows.engine import InvalidTransition, created
 from ..lockwall import DoorOutcome, LockWall
-from ..stock import offers
-from . import states
+from . import endofday
+from .flow import DOOR_FAULT as DOOR_FAULT_LINE
+from .flow import FINAL, NOT_RELEASED, RELEASED, SALE, SaleState, charge_for, mark_lines, move, record_payment
 from .progress import ProgressBoard
-from .recovery import Recovery
-from .states import FINAL, SaleState
+from .recovery import PurchaseRecovery
 
 log = logging.getLogger(__name__)
+
+STORAGE_TEXT = "Der Speicher der Station ist gerade nicht beschreibbar – bitte später erneut versuchen"
 
 
 class PurchaseError(Exception):
@@ -63,19 +70,14 @@ class PurchaseError(Exception):
 class PurchaseService:
     name = "purchases"
 
-    def __init__(
-        self,
-        db: Database,
-        terminal: CardTerminal,
-        lockwall: LockWall,
-        *,
-        sale_blocked: Callable[[int], bool] | None = None,
-    ) -> None:
+    def __init__(self, db: Database, terminal: CardTerminal, lockwall: LockWall) -> None:
         self.db, self.terminal, self.lockwall = db, terminal, lockwall
-        self.sale_blocked = sale_blocked or (lambda _compartment: False)
+        self.terminal.reconcile = endofday.reconcile  # end-of-day settles our unknown charges
         self.board = ProgressBoard()
-        self.recovery = Recovery(self)
+        self.recovery = PurchaseRecovery(self)
         self._current: str | None = None
+        self._starting = asyncio.Lock()
+        self._settling: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -94,130 +96,163 @@ class PurchaseService:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    # -- starting a purchase ---------------------------------------------------------------------
-    async def begin(self, compartments: list[int]) -> str:
-        """Reserve the compartments and start paying; returns the sale id at once."""
-        if not compartments or len(set(compartments)) != len(compartments):
-            raise PurchaseError("invalid", "choose one or more different compartments")
-        if self._current is not None or not self.recovery.done:
-            raise PurchaseError("busy", "Das Kartenterminal ist gerade belegt – bitte einen Moment warten")
-        unavailable = set(self.lockwall.unavailable_compartments())
-        for comp in compartments:
-            if comp in unavailable:
-                raise PurchaseError("not_available", f"Fach {comp} ist gerade nicht verfügbar")
-        sale_id = str(uuid.uuid4())
-        self._current = sale_id
-        self.terminal.payment_active = True
-        try:
-            await self.db.write(lambda s: self._create(s, sale_id, compartments))
-        except PurchaseError:
-            self._current = None
-            self.terminal.payment_active = False
-            raise
-        crashpoints.reached("sale.created")
-        self.board.open(sale_id, SaleState.CREATED)
-        self._spawn(self._run(sale_id), f"purchase-{sale_id[:8]}")
-        return sale_id
-
-    @staticmethod
-    def _create(session: Session, sale_id: str, compartments: list[int]) -> None:
-        by_compartment = {o.compartment: o for o in offers(session)}
-        # A cold-chain block committed just before is seen here: same transaction as the reservation.
-        missing = [c for c in compartments if c not in by_compartment or sale_blocked(session, c)]
-        if missing:
-            raise PurchaseError("not_available", f"Fach {missing[0]} ist nicht (mehr) zu kaufen")
-        now = utcnow()
-        total = sum(by_compartment[c].total_cents for c in compartments)
-        session.add(Sale(id=sale_id, state=SaleState.CREATED, total_cents=total, created_at=now, updated_at=now))
-        for comp_id in compartments:
-            offer = by_compartment[comp_id]
-            product_id = session.get_one(Compartment, comp_id).contents[0].product_id
-            session.add(
-                SaleLine(
-                    sale_id=sale_id,
-                    compartment_id=comp_id,
-                    product_id=product_id,
-                    quantity=offer.quantity,
-                    unit_price_cents=offer.price_cents,
-                    deposit_cents=offer.deposit_cents,
-                    vat_rate_bp=offer.vat_rate_bp,
-                )
-            )
-            comp = session.get_one(Compartment, comp_id)
-            comp.status, comp.updated_at = CompartmentStatus.RESERVED, now
-        session.flush()
-        states.set_state(session, sale_id, SaleState.CREATED, compartments=compartments)
-
-    async def cancel(self, sale_id: str) -> None:
-        """Cancel before the card is paid: only while the terminal still waits for a card."""
-        sale = await self.db.read(lambda s: s.get(Sale, sale_id))
-        if sale is None:
-            raise PurchaseError("not_found", "no such purchase")
-        state = sale.state
-        if state == SaleState.CREATED:
-            try:
-                await self._transition(sale_id, SaleState.CANCELLED)
-                return
-            except states.InvalidTransition:  # the payment started meanwhile: abort it at the terminal
-                state = SaleState.PAYMENT_REQUESTED
-        if state != SaleState.PAYMENT_REQUESTED or not await self.terminal.client.abort():
-            raise PurchaseError("too_late", "Die Zahlung läuft bereits und kann nicht mehr abgebrochen werden")
-
-    # -- the flow --------------------------------------------------------------------------------------
-    async def _transition(
-        self, sale_id: str, state: SaleState, *, also: Callable[[Session], Any] | None = None, **details: Any
-    ) -> None:
-        """Commit one arrow (and `also`, in the same transaction), then report it."""
-
-        def _write(session: Session) -> None:
-            if also is not None:
-                also(session)
-            states.set_state(session, sale_id, state, **details)
-
-        await self.db.write(_write)
+    def reported(self, sale_id: str, state: SaleState) -> None:
+        """A state committed (here or by recovery): tell the screen, free the terminal when final."""
         crashpoints.reached(f"sale.{state}")
         self.board.state(sale_id, state, FINAL_TEXT.get(state))
         if state in FINAL and self._current == sale_id:
             self._current = None
             self.terminal.payment_active = False
 
-    async def _run(self, sale_id: str) -> None:
-        try:
-            sale = await self.db.read(lambda s: s.get_one(Sale, sale_id))
-            if sale.state != SaleState.CREATED:
-                return  # cancelled before we started
-            compartments = [line.compartment_id for line in sale.lines]
-            await self.terminal.wait_idle(self.terminal.client.timers.t3_ack + 1)  # a status poll may be running
+    # -- starting a purchase ---------------------------------------------------------------------
+    async def begin(self, compartments: list[int]) -> str:
+        """Reserve the compartments and start paying; returns the sale id at once."""
+        if not compartments or len(set(compartments)) != len(compartments):
+            raise PurchaseError("invalid", "Bitte ein oder mehrere verschiedene Fächer wählen")
+        if not self.recovery.done:
+            raise PurchaseError("busy", "Die Station prüft gerade einen unterbrochenen Einkauf – bitte kurz warten")
+        async with self._starting:
+            if self._current is not None:
+                raise PurchaseError("busy", "Das Kartenterminal ist gerade belegt – bitte einen Moment warten")
+            unavailable = set(self.lockwall.unavailable_compartments())
+            for comp in compartments:
+                if comp in unavailable:
+                    raise PurchaseError("not_available", f"Fach {comp} ist gerade nicht verfügbar")
+            sale_id = str(uuid.uuid4())
             try:
-                await self._transition(sale_id, SaleState.PAYMENT_REQUESTED)
-            except states.InvalidTransition:
+                await self.db.write(lambda s: self._create(s, sale_id, compartments))
+            except StorageUnavailable:
+                raise PurchaseError("storage_unavailable", STORAGE_TEXT) from None
+            self._current = sale_id  # only now: the sale exists on disk
+            self.terminal.payment_active = True
+        crashpoints.reached("sale.created")
+        self.board.open(sale_id, SaleState.CREATED)
+        self._spawn(self._run(sale_id, compartments), f"purchase-{sale_id[:8]}")
+        return sale_id
+
+    @staticmethod
+    def _create(session: Session, sale_id: str, compartments: list[int]) -> None:
+        by_compartment = {o.compartment: o for o in offers(session)}
+        missing = [c for c in compartments if c not in by_compartment]
+        if missing:
+            raise PurchaseError("not_available", f"Fach {missing[0]} ist nicht (mehr) zu kaufen")
+        now = utcnow()
+        total = sum(by_compartment[c].total_cents for c in compartments)
+        session.execute(insert(Sale).values(id=sale_id, state=SaleState.CREATED.value, total_cents=total,
+                                            booked_cents=0, created_at=now, updated_at=now))
+        for comp_id in compartments:
+            offer = by_compartment[comp_id]
+            session.execute(
+                insert(SaleLine).values(sale_id=sale_id, compartment_id=comp_id, product_id=offer.product_id,
+                                        gtin=offer.gtin, quantity=offer.quantity, unit_price_cents=offer.price_cents,
+                                        deposit_cents=offer.deposit_cents, vat_rate_bp=offer.vat_rate_bp,
+                                        state="reserved")
+            )
+            try:  # a cold-chain block committed just before is seen here: same transaction as the reservation
+                owner.reserve_for_sale(session, comp_id, sale_id)
+            except CompartmentError as exc:
+                raise PurchaseError("not_available", str(exc)) from None
+        created(session, SALE, sale_id, actor="shopper", reason="sale", reference=sale_id, compartments=compartments)
+
+    async def cancel(self, sale_id: str) -> None:
+        """Cancel before the card is paid: only while the terminal still waits for a card."""
+        state = await self._state(sale_id)
+        if state is SaleState.CREATED:
+            try:
+                await self._commit(sale_id, SaleState.CANCELLED, actor="shopper", expect={SaleState.CREATED})
+                return
+            except InvalidTransition:  # the payment started meanwhile: abort it at the terminal
+                state = SaleState.PAYMENT_REQUESTED
+            except StorageUnavailable:
+                raise PurchaseError("storage_unavailable", STORAGE_TEXT) from None
+        if state is not SaleState.PAYMENT_REQUESTED or not await self.terminal.client.abort():
+            raise PurchaseError("too_late", "Die Zahlung läuft bereits und kann nicht mehr abgebrochen werden")
+
+    async def _state(self, sale_id: str) -> SaleState:
+        try:
+            return await self.db.read(lambda s: SALE.current(s, sale_id))
+        except LookupError:
+            raise PurchaseError("not_found", "Diesen Einkauf gibt es nicht") from None
+
+    # -- the flow --------------------------------------------------------------------------------------
+    async def _commit(
+        self,
+        sale_id: str,
+        state: SaleState,
+        *,
+        also: Callable[[Session], Any] | None = None,
+        until_committed: bool = False,
+        expect: set[SaleState] | None = None,
+        actor: str = "system",
+        **details: Any,
+    ) -> None:
+        """Commit one arrow (and `also`, in the same transaction), then report it."""
+
+        def write(session: Session) -> None:
+            if also is not None:
+                also(session)
+            if expect is not None and SALE.current(session, sale_id) not in expect:
+                raise InvalidTransition(f"sale {sale_id} is not {sorted(expect)}")
+            move(session, sale_id, state, actor=actor, **details)
+
+        if until_committed:
+            await self.db.write_until_committed(write, what=f"sale {state}")
+        else:
+            await self.db.write(write)
+        self.reported(sale_id, state)
+
+    async def _run(self, sale_id: str, compartments: list[int]) -> None:
+        try:
+            await self.terminal.wait_idle(30.0)
+            try:
+                await self._commit(sale_id, SaleState.PAYMENT_REQUESTED, also=lambda s: record_payment(
+                    s, sale_id, "requested"), expect={SaleState.CREATED})
+            except InvalidTransition:
                 return  # cancelled in the meantime: nothing reached the terminal
-            await self.db.write(lambda s: states.record_payment(s, sale_id, "requested"))
-            release: dict[str, asyncio.Task[set[int]]] = {}
+            release: dict[str, asyncio.Task[dict[int, str]]] = {}
+            total = await self.db.read(lambda s: s.get_one(Sale, sale_id).total_cents)
             try:
                 result = await self.terminal.client.authorise(
-                    sale.total_cents,
+                    total,
                     decide=lambda status: self._decide(sale_id, status, release, compartments),
                     observer=lambda message: self._observe(sale_id, message),
                 )
-            except TerminalBusy:
-                await self._transition(sale_id, SaleState.ABORTED, error="terminal busy")
-                return
-            except ZvtError as exc:  # nothing was sent (terminal unreachable)
-                await self._transition(sale_id, SaleState.ABORTED, error=str(exc))
+            except (TerminalBusy, ZvtError) as exc:  # nothing was sent (busy, terminal unreachable)
+                await self._commit(sale_id, SaleState.ABORTED, until_committed=True, error=str(exc),
+                                   also=lambda s: record_payment(s, sale_id, "aborted"))
                 return
             if "task" in release:  # the doors finish opening even if the dialogue ended early
                 await asyncio.shield(release["task"])
             await self._conclude(sale_id, result)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the daemon stops: recovery settles it at the next start
             raise
         except Exception:
-            log.exception("purchase %s failed; recovery settles it", sale_id)
+            log.exception("purchase %s failed; settling it", sale_id)
+            await self.recovery.settle(sale_id)
+        if self._current == sale_id:
+            await self._settle_if_unfinished(sale_id)
+            self._current = None
+            self.terminal.payment_active = False
+
+    async def _settle_if_unfinished(self, sale_id: str) -> None:
+        """The dialogue is over; a sale not final yet (storage failing) is settled in the background.
+
+        Its compartments stay reserved (not offered) until then, so a new purchase may use the terminal.
+        """
+        try:
+            if await self.db.read(lambda s: SALE.current(s, sale_id)) in FINAL:
+                return
+        except StorageUnavailable:
+            pass
+        if sale_id not in self._settling:
+            self._settling.add(sale_id)
+            self._spawn(self._settle_later(sale_id), f"settle-{sale_id[:8]}")
+
+    async def _settle_later(self, sale_id: str) -> None:
+        try:
             await self.recovery.settle(sale_id)
         finally:
-            if self._current == sale_id:
-                self._current = None
-            self.terminal.payment_active = False
+            self._settling.discard(sale_id)
 
     def _observe(self, sale_id: str, message: Message) -> None:
         if isinstance(message, IntermediateStatus):
@@ -228,88 +263,95 @@ class PurchaseService:
     ) -> GoodsAnswer:
         """The terminal approved: record it, open the doors, then answer what to book."""
         if "task" not in release:
-            approved = partial(
-                states.record_payment,
-                sale_id=sale_id,
-                state="approved",
-                receipt_no=status.receipt_no,
-                trace_no=status.trace_no,
-                terminal_id=status.terminal_id,
-                masked_pan=status.pan,
-                card_type=(status.card_name or "").rstrip("\x00") or None,
-                result_code=status.result_code,
-            )
-            await self._transition(sale_id, SaleState.AUTHORISED, also=approved, receipt_no=status.receipt_no)
+            approved: dict[str, Any] = dict(state="approved", receipt_no=status.receipt_no, trace_no=status.trace_no,
+                            terminal_id=status.terminal_id, masked_pan=status.pan,
+                            card_type=(status.card_name or "").rstrip("\x00") or None,
+                            result_code=status.result_code)
+            try:
+                await self._commit(sale_id, SaleState.AUTHORISED, receipt_no=status.receipt_no,
+                                   also=lambda s: record_payment(s, sale_id, **approved))
+            except StorageUnavailable:
+                return GOODS_NOT_ISSUED  # not recorded: nothing opens, the terminal reverses the approval
             release["task"] = asyncio.ensure_future(self._release(sale_id, compartments))
         # Shielded: when the terminal repeats the approval, or the dialogue ends, the doors still finish.
-        released = await asyncio.shield(release["task"])
-        sale = await self.db.read(lambda s: s.get_one(Sale, sale_id))
-        if not released:
+        outcomes = await asyncio.shield(release["task"])
+        if not any(v == RELEASED for v in outcomes.values()):
             return GOODS_NOT_ISSUED
-        amount = sum(
-            ln.quantity * (ln.unit_price_cents + ln.deposit_cents) for ln in sale.lines if ln.compartment_id in released
-        )
-        if sale.state == SaleState.RELEASED:
-            asked = partial(
-                states.record_payment, sale_id=sale_id, state="book_requested", details={"book_cents": amount}
-            )
-            await self._transition(sale_id, SaleState.BOOK_REQUESTED, also=asked, book_cents=amount)
-        return GOODS_ISSUED if amount == sale.total_cents else partial_issue(amount)
+        amount = await self.db.read(lambda s: charge_for(s, sale_id))
+        if await self.db.read(lambda s: SALE.current(s, sale_id)) is SaleState.RELEASED:
+            await self._commit(sale_id, SaleState.BOOK_REQUESTED, until_committed=True, book_cents=amount,
+                               also=lambda s: record_payment(s, sale_id, "book_requested",
+                                                             details={"book_cents": amount}))
+        total = await self.db.read(lambda s: s.get_one(Sale, sale_id).total_cents)
+        return GOODS_ISSUED if amount == total else partial_issue(amount)
 
-    async def _release(self, sale_id: str, compartments: list[int]) -> set[int]:
-        blocked: set[int] = set()
-
-        def still_sellable(session: Session) -> None:
-            # A cold-chain block committed since the reservation: that compartment stays shut.
-            blocked.update(c for c in compartments if sale_blocked(session, c))
-
-        await self._transition(sale_id, SaleState.RELEASE_REQUESTED, also=still_sellable)
-        released: set[int] = set()
-        for index, compartment in enumerate(compartments):
-            if compartment in blocked or (index and await self.db.read(partial(sale_blocked, compartment=compartment))):
+    async def _release(self, sale_id: str, compartments: list[int]) -> dict[int, str]:
+        """Open each compartment; returns per compartment what its door did."""
+        try:
+            await self._commit(sale_id, SaleState.RELEASE_REQUESTED)
+        except StorageUnavailable:
+            return {}  # nothing pulsed; the sale stays authorised and is settled (reversed) later
+        outcomes: dict[int, str] = {}
+        for compartment in compartments:
+            if await self._blocked(compartment):
                 self.board.say(sale_id, f"Fach {compartment} ist gesperrt")
                 continue
-            result = await self.lockwall.open(compartment, "sale", sale_id, actor="shopper")
+            try:
+                result = await self.lockwall.open(compartment, "sale", sale_id, actor="shopper")
+            except StorageUnavailable:  # the intent could not be recorded: no pulse was sent
+                self.board.say(sale_id, f"Fach {compartment} ließ sich nicht öffnen")
+                continue
             if result.outcome is DoorOutcome.OPENED:
-                released.add(compartment)
+                outcomes[compartment] = RELEASED
                 self.board.say(sale_id, f"Fach {compartment} ist offen – bitte Ware entnehmen")
             else:
+                outcomes[compartment] = DOOR_FAULT_LINE if result.outcome is DoorOutcome.NOT_OPENED else NOT_RELEASED
                 self.board.say(sale_id, f"Fach {compartment} ließ sich nicht öffnen")
-        await self.db.write(lambda s: states.mark_lines(s, sale_id, released))
-        await self._transition(
-            sale_id, SaleState.RELEASED if released else SaleState.NOT_RELEASED, released=sorted(released)
-        )
-        return released
+        released = sorted(c for c, v in outcomes.items() if v == RELEASED)
+        await self._commit(sale_id, SaleState.RELEASED if released else SaleState.NOT_RELEASED,
+                           until_committed=True, released=released,
+                           also=lambda s: mark_lines(s, sale_id, outcomes))
+        return outcomes
+
+    async def _blocked(self, compartment: int) -> bool:
+        """A cold-chain block committed since the reservation: that compartment stays shut."""
+        try:
+            return await self.db.read(lambda s: owner.blocked_reason(s, compartment)) is not None
+        except StorageUnavailable:
+            return False  # reads rarely fail; the block check at reservation stands
 
     async def _conclude(self, sale_id: str, result: Result) -> None:
         if isinstance(result, Approved):
             booked = result.amount_cents or 0
-            await self.db.write(lambda s: self._booked(s, sale_id, booked))
-            crashpoints.reached("sale.booked")
-            await self._transition(sale_id, SaleState.DONE)
-        elif isinstance(result, Declined):
-            await self.db.write(lambda s: states.record_payment(s, sale_id, "declined", result_code=result.result_code))
-            await self._transition(sale_id, SaleState.DECLINED, code=result.result_code, text=result.text)
-        elif isinstance(result, Aborted | Refused):
-            await self.db.write(lambda s: states.record_payment(s, sale_id, "aborted", result_code=result.result_code))
-            await self._transition(sale_id, SaleState.ABORTED, code=result.result_code, text=result.text)
+
+            def book(session: Session) -> None:
+                session.get_one(Sale, sale_id).booked_cents = booked
+                record_payment(session, sale_id, "booked", amount_cents=booked)
+
+            await self._commit(sale_id, SaleState.BOOKED, until_committed=True, also=book, booked_cents=booked)
+            await self._commit(sale_id, SaleState.DONE, until_committed=True)
+        elif isinstance(result, Declined | Aborted | Refused):
+            state = SaleState.DECLINED if isinstance(result, Declined) else SaleState.ABORTED
+            code = result.result_code
+
+            def ended(session: Session) -> None:
+                record_payment(session, sale_id, str(state), result_code=code)
+
+            await self._commit(sale_id, state, until_committed=True, also=ended, code=code, text=result.text)
         elif isinstance(result, NotIssued):
-            await self.recovery.settle(sale_id, terminal_reversed=True)
+            await self.recovery.terminal_reversed(sale_id)
         else:  # OutcomeUnknown: ask, never charge again
             log.warning("purchase %s: %s", sale_id, result.describe())
             await self.recovery.settle(sale_id)
 
-    @staticmethod
-    def _booked(session: Session, sale_id: str, booked_cents: int) -> None:
-        sale = session.get_one(Sale, sale_id)
-        sale.booked_cents = booked_cents
-        states.record_payment(session, sale_id, "booked", amount_cents=booked_cents)
-        states.set_state(session, sale_id, SaleState.BOOKED, booked_cents=booked_cents)
-
     # -- reporting ----------------------------------------------------------------------------------------
     def health(self) -> ComponentHealth:
-        status = Status.UP if self.recovery.done else Status.DEGRADED
-        return ComponentHealth(status, {"current": self._current, "recovering": self.recovery.pending()})
+        settling = sorted(self._settling)
+        status = Status.UP if self.recovery.done and not settling else Status.DEGRADED
+        return ComponentHealth(
+            status, {"current": self._current, "recovering": self.recovery.pending(), "settling": settling}
+        )
 
     def progress(self) -> float | None:
         return None
+

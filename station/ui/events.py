@@ -59,6 +59,17 @@ def current_status(station: Any) -> UiStatus:
     )
 
 
+# Each event's `data` line is a UiStatus or a DoorEvent as JSON (OpenAPI 3.1: contentMediaType).
+EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["status", "door"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
+
+
 def sse(event: str, data: BaseModel) -> str:
     return f"event: {event}\ndata: {data.model_dump_json()}\n\n"
 

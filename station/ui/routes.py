@@ -15,14 +15,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from ..api.errors import ApiError, responses
 from ..config.ui import UiConfig
 from .catalogue import DEFAULT_LANGUAGE, LANGUAGES, messages, text
-from .events import UiEvents, UiStatus, current_status, describe_stream
+from .events import EVENT_SCHEMA, UiEvents, UiStatus, current_status, describe_stream
 from .screens import MAIN_SCREENS, SCREENS
 from .shelf import ShelfCompartment, shelf
 from .speech import DEFAULT_DIR, KINDS, manifest
@@ -58,18 +59,26 @@ def install_ui(app: FastAPI) -> None:
 def _station(request: Request) -> Any:
     station = request.app.state.station
     if station is None:
-        raise HTTPException(503, {"error": "unavailable", "message": "no station"})
+        raise ApiError(503, "unavailable", "Die Station ist nicht bereit")
     return station
 
 
-@api.get("/ui/status", response_model=UiStatus, summary="What the screen's frame shows (simulated, offline, doors)")
+@api.get(
+    "/ui/status",
+    operation_id="ui_status",
+    response_model=UiStatus,
+    responses=responses(503),
+    summary="What the screen's frame shows (simulated, offline, doors)",
+)
 def get_ui_status(request: Request) -> UiStatus:
     return current_status(_station(request))
 
 
 @api.get(
     "/ui/compartments",
+    operation_id="ui_compartments",
     response_model=list[ShelfCompartment],
+    responses=responses(503),
     summary="Every compartment with its state for the buy screen (prices are in /api/offers)",
 )
 async def get_compartments(request: Request) -> list[ShelfCompartment]:
@@ -82,16 +91,28 @@ async def get_compartments(request: Request) -> list[ShelfCompartment]:
 
 @api.get(
     "/events/ui",
+    operation_id="ui_events",
     summary="Live status and door changes for the touchscreen (server-sent events)",
     description=describe_stream(),
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {
+            "description": "`event: status` at once and on every change, `event: door` on every door change; "
+            "a client that does not accept text/event-stream gets the current status once",
+            "content": {"text/event-stream": {"schema": EVENT_SCHEMA}},
+        },
+        **responses(503),
+    },
 )
 async def ui_events(request: Request) -> StreamingResponse:
     station = _station(request)
     events: UiEvents = request.app.state.ui_events
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    stream = events.stream(request.is_disconnected, closing=lambda: _server_closing(station))
+    # A browser's EventSource asks for text/event-stream and gets the live stream; any other client
+    # (curl, a schema checker) gets the current status once, instead of a response that never ends.
+    live = "text/event-stream" in request.headers.get("accept", "")
+    closing = (lambda: _server_closing(station)) if live else (lambda: True)
+    stream = events.stream(request.is_disconnected, closing=closing)
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
@@ -108,7 +129,7 @@ def _server_closing(station: Any) -> bool:
 @pages.get("/ui/i18n/{language}.json")
 def get_catalogue(language: str) -> dict[str, Any]:
     if language not in LANGUAGES:
-        raise HTTPException(404, {"error": "not_found", "message": f"no catalogue for {language!r}"})
+        raise ApiError(404, "not_found", f"Keine Texte für die Sprache {language!r}")
     return {"ui": messages(language), "terminal": messages(language, "terminal")}
 
 

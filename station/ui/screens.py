@@ -49,6 +49,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
         "buy.state.needs_check",
         "buy.state.unavailable",
         "buy.state.reserved",
+        "buy.state.occupied",
         "buy.page",
         "buy.empty",
         "buy.by_number",

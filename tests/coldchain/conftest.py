@@ -18,13 +18,13 @@ from sqlalchemy import select
 from drivers.fridge import load_map
 from simulators.fridge import FridgeBusSimulator, ManualClock, ThermalParams
 from station.coldchain import ColdChain
+from station.compartments.owner import sync_configured as sync_compartments
 from station.config import Config, parse_config
 from station.config.fridge import HaccpConfig
 from station.db import migrate
 from station.db.engine import Database
 from station.db.models import Alarm, Compartment, CompartmentContent, OutboxEvent, Product
 from station.db.types import utcnow
-from station.lockwall.inventory import sync_compartments
 from tests.conftest import minimal_config
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
@@ -155,9 +155,13 @@ class ColdRoom:
         return self.clock() - start
 
     def status(self, compartment: int) -> tuple[str, str | None]:
-        return self.db.run_sync(
-            lambda s: (lambda c: (c.status, c.blocked_reason))(s.get_one(Compartment, compartment)), write=False
-        )
+        """(status as the screen shows it: "blocked" while a hold is on it, blocked_reason)."""
+
+        def read(session) -> tuple[str, str | None]:
+            comp = session.get_one(Compartment, compartment)
+            return ("blocked" if comp.blocked_reason else comp.status), comp.blocked_reason
+
+        return self.db.run_sync(read, write=False)
 
     def alarms(self) -> list[tuple[str, str, str]]:
         return self.db.run_sync(

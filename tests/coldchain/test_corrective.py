@@ -79,14 +79,20 @@ async def test_corrective_actions_unblock_after_the_checks_and_are_recorded(room
     assert ("coldchain.excursion", "compartment:1", "cleared") in room.alarms()
     assert ("coldchain.excursion", "compartment:2", "cleared") in room.alarms()
     discarded = [p for _, p in room.events("coldchain.compartment_released") if p["action"] == "discarded"]
-    assert discarded[0]["discarded"] == [{"gtin": "4000000000024", "name": "minced", "quantity": 2}]
+    (gone,) = discarded[0]["discarded"]
+    assert (gone["gtin"], gone["name"], gone["quantity"]) == ("4000000000024", "minced", 2)
     actions = room.db.run_sync(
-        lambda s: [(a.actor, a.action) for a in s.scalars(select(AuditEntry).where(AuditEntry.actor != "system"))],
+        lambda s: [(a.actor, a.action, a.reason) for a in s.scalars(
+            select(AuditEntry).where(AuditEntry.actor != "system").order_by(AuditEntry.id))],
         write=False,
     )
     assert actions == [
-        ("volunteer:anna", "coldchain.corrective_discarded"),
-        ("volunteer:anna", "coldchain.corrective_kept"),
+        ("volunteer:anna", "stock.removed", "cold_chain_discarded"),
+        ("volunteer:anna", "compartment.empty", None),  # the compartment owner's arrow, by the same person
+        ("volunteer:anna", "compartment.unblocked", "cold_chain"),
+        ("volunteer:anna", "coldchain_block.released", "corrective_discarded"),
+        ("volunteer:anna", "compartment.unblocked", "cold_chain"),
+        ("volunteer:anna", "coldchain_block.released", "corrective_kept"),
     ]
     events = room.db.run_sync(
         lambda s: list(s.scalars(select(HaccpRecord.status).where(HaccpRecord.kind == "event"))), write=False
@@ -105,7 +111,7 @@ async def test_an_operator_release_is_audited_and_restores_the_status(room: Cold
     payload = await service.operator_release(1, "ops-berlin", "cmd-7f3a")
     assert payload["action"] == "operator_release" and room.status(1) == ("loaded", None)
     entry = room.db.run_sync(
-        lambda s: s.scalar(select(AuditEntry).where(AuditEntry.action == "coldchain.operator_release")), write=False
+        lambda s: s.scalar(select(AuditEntry).where(AuditEntry.reason == "operator_release")), write=False
     )
     assert (entry.actor, entry.reference) == ("operator:ops-berlin", "cmd-7f3a")
 
@@ -124,10 +130,11 @@ async def test_a_restart_keeps_the_blocks_and_the_zone_alarm(room: ColdRoom) -> 
 
 
 async def test_a_status_another_flow_set_while_blocked_is_not_overwritten(room: ColdRoom) -> None:
-    from station.stock import take_out
+    from station.compartments import contents
 
     service = await blocked_by_probe_failure(room)
-    await room.db.write(lambda s: take_out(s, 1))  # e.g. a sale paid just before the block released the goods
+    # e.g. a volunteer cleared the compartment while it was blocked
+    await room.db.write(lambda s: contents.remove_all(s, 1, actor="volunteer:1", reason="damaged"))
     room.fridge("k1").clear_faults()
     await room.run(service, POLL_S)
     await service.record_corrective_action(1, "kept", "anna", reason="door was opened for a paid sale", measured_c=3.0)

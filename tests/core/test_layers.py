@@ -74,13 +74,7 @@ def _violations(package: str) -> list[str]:
     return problems
 
 
-PENDING = {"sync": "handlers and the snapshot still touch business tables; moving onto the services (#9)"}
-
-
-@pytest.mark.parametrize(
-    "package",
-    [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=PENDING[p])) if p in PENDING else p for p in ALLOWED],
-)
+@pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_package_imports_only_what_its_layer_may(package: str) -> None:
     assert _violations(package) == []
 

@@ -21,9 +21,16 @@ BOARDS = (0, 1, 2)
 
 
 def wall_config(
-    db_path: Path, port: str, *, open_detect_s: float = 0.6, left_open_s: float = 30.0, poll_hz: float = 10
+    db_path: Path,
+    port: str,
+    *,
+    open_detect_s: float = 0.6,
+    left_open_s: float = 30.0,
+    poll_hz: float = 10,
+    item_sensors: bool = False,
 ) -> Config:
-    boards = "".join(f"[[lock_buses.wall.boards]]\naddress = {b}\n" for b in BOARDS)
+    sensors = "item_sensors = true\n" if item_sensors else ""
+    boards = "".join(f"[[lock_buses.wall.boards]]\naddress = {b}\n{sensors}" for b in BOARDS)
     compartments = "".join(
         f'[[compartments]]\nid = {b * 16 + lock}\nbus = "wall"\nboard = {b}\nlock = {lock}\n'
         for b in BOARDS
@@ -51,7 +58,7 @@ class Wall:
         self.sim, self.db, self.make_config = sim, db, make
         self.services: list[LockWall] = []
 
-    async def service(self, **config_kw: float) -> LockWall:
+    async def service(self, **config_kw: float | bool) -> LockWall:
         wall = LockWall(self.make_config(**config_kw), self.db)
         await wall.start()
         self.services.append(wall)
@@ -71,6 +78,9 @@ class Wall:
         return self.db.run_sync(
             lambda s: [(o.compartment_id, o.state, o.attempts) for o in s.scalars(select(DoorOperation))]
         )
+
+    def compartment(self, compartment: int) -> str:
+        return self.db.run_sync(lambda s: s.get_one(Compartment, compartment).status)
 
     def door_state(self, compartment: int) -> str | None:
         return self.db.run_sync(lambda s: s.get_one(Compartment, compartment).door_state)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from payments.zvt import ZvtClient, ZvtSettings, ZvtTimers
@@ -42,3 +45,64 @@ async def make_client():
 @pytest.fixture
 async def client(tcp_url, make_client):
     return make_client(tcp_url)
+
+
+# --- a terminal scripted byte by byte over a real TCP socket ---------------------------------------
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, list[bytes]], Awaitable[None]]
+
+
+def h(text: str) -> bytes:
+    return bytes.fromhex(text)
+
+
+async def read_apdu(reader: asyncio.StreamReader) -> bytes:
+    header = await reader.readexactly(3)
+    return header + await reader.readexactly(header[2])
+
+
+async def until(condition: Callable[[], bool], within_s: float = 1.0) -> None:
+    """The fake terminal reads in its own task: give it a moment to record the last APDU."""
+    async with asyncio.timeout(within_s):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def replay(*replies: bytes) -> Script:
+    """A terminal that answers each APDU it reads with the next reply (one or more APDUs, as bytes),
+    then reads the ECR's answer to the last one and waits for the ECR to hang up."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, received: list[bytes]) -> None:
+        for reply in replies:
+            received.append(await read_apdu(reader))
+            writer.write(reply)
+            await writer.drain()
+        received.append(await read_apdu(reader))
+        await reader.read()
+
+    return script
+
+
+@pytest.fixture
+async def fake_terminal():
+    """`await fake_terminal(script)` -> (url, received APDUs)."""
+    servers: list[asyncio.Server] = []
+
+    async def start(script: Script) -> tuple[str, list[bytes]]:
+        received: list[bytes] = []
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await script(reader, writer, received)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+        servers.append(server)
+        return f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}", received
+
+    yield start
+    for server in servers:
+        server.close()

@@ -5,56 +5,11 @@ The fake terminals here are scripted byte by byte over a real TCP socket (refere
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
-
-import pytest
 
 from payments.zvt import OutcomeUnknown, Registered, UnknownMessage
 
-Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, list[bytes]], Awaitable[None]]
-
-
-def h(text: str) -> bytes:
-    return bytes.fromhex(text)
-
-
-async def read_apdu(reader: asyncio.StreamReader) -> bytes:
-    header = await reader.readexactly(3)
-    return header + await reader.readexactly(header[2])
-
-
-async def until(condition: Callable[[], bool], within_s: float = 1.0) -> None:
-    """The fake terminal reads in its own task: give it a moment to record the last APDU."""
-    async with asyncio.timeout(within_s):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-async def fake_terminal():
-    """`await fake_terminal(script)` -> (url, received APDUs)."""
-    servers: list[asyncio.Server] = []
-
-    async def start(script: Script) -> tuple[str, list[bytes]]:
-        received: list[bytes] = []
-
-        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                await script(reader, writer, received)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                pass
-            finally:
-                writer.close()
-
-        server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
-        servers.append(server)
-        return f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}", received
-
-    yield start
-    for server in servers:
-        server.close()
+from .conftest import h, read_apdu, until
 
 
 async def test_unreadable_status_information_is_answered_negatively_and_reported_unknown(fake_terminal, make_client):

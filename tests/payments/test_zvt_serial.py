@@ -12,6 +12,8 @@ from payments.zvt.serial_link import SerialLinkTransport
 from simulators.link import PtyLink
 from simulators.zvt import Outcome
 
+from .zvt_vectors import ECRTERM_APPROVAL_FRAME
+
 pytestmark = pytest.mark.timeout(30)
 FAST_TIMERS_SERIAL = ZvtTimers(t1_inter_byte=0.2, t2_frame_ack=0.5, t3_ack=1.0, t4_dialogue=2.0, connect_s=1.0)
 
@@ -178,3 +180,25 @@ async def test_line_cut_after_approval_over_serial(sim, pty_client):
     status = await pty_client.status_enquiry()  # the line is back for the next command
     assert isinstance(status, TerminalStatus) and status.ready
     assert sim.ledger.commands.count("authorisation") == 1
+
+
+async def test_ecrterm_approval_frame_on_the_wire_is_approved_and_acknowledged(peer, make_client):
+    """wirelane/ecrterm's captured status-information frame, byte for byte on a pty (issue #10)."""
+    client = make_client(peer.link.path, timers=FAST_TIMERS_SERIAL)
+    paying = asyncio.create_task(client.authorise(4000))
+    command = reference_frame(h("06 01 07 04 00 00 00 00 40 00"))
+    assert await peer.expect(len(command)) == command
+    peer.link.write(b"\x06" + reference_frame(h("80 00 00")))
+    assert await peer.expect(1) == b"\x06"
+    peer.link.write(ECRTERM_APPROVAL_FRAME)
+    ack_frame = h("10 02 80 00 00 10 03 F5 1F")
+    assert await peer.expect(1 + len(ack_frame)) == b"\x06" + ack_frame  # transport ACK, then 80 00 00
+    peer.link.write(b"\x06" + reference_frame(h("06 0F 00")))
+    assert await peer.expect(1 + len(ack_frame)) == b"\x06" + ack_frame
+    peer.link.write(b"\x06")
+    result = await paying
+    assert isinstance(result, Approved) and (result.amount_cents, result.receipt_no, result.trace_no) == (
+        4000,
+        175,
+        613995,
+    )

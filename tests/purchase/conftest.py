@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from payments.zvt import ZvtClient, ZvtSettings, ZvtTimers
 from simulators.locks import LockBusSimulator
 from simulators.zvt import SimConfig, ZvtSimulator
 from station.cardterminal import CardTerminal
+from station.compartments.contents import load as load_compartment
 from station.config import parse_config
 from station.db import migrate
 from station.db.engine import Database
@@ -22,7 +23,6 @@ from station.db.models import Alarm, Compartment, OutboxEvent, Product, Sale
 from station.db.types import utcnow
 from station.lockwall import LockWall
 from station.purchase import FINAL, PurchaseService
-from station.stock import load_compartment
 from tests.conftest import minimal_config
 
 TIMERS = ZvtTimers(t1_inter_byte=0.2, t2_frame_ack=0.5, t3_ack=1.0, t4_dialogue=10.0, decide_s=0.3, connect_s=1.0)
@@ -77,7 +77,7 @@ def seed_catalogue(session) -> None:
         )
     session.flush()
     for comp, (gtin, qty) in LOADS.items():
-        load_compartment(session, comp, gtin, qty, best_before=date(2026, 12, 24), loaded_by="volunteer:1")
+        load_compartment(session, comp, gtin, qty, best_before=date.today() + timedelta(days=30), actor="volunteer:1")
 
 
 class Shop:

@@ -34,20 +34,23 @@ async def test_offers_purchase_progress_and_errors(shop: Shop) -> None:
         assert started.status_code == 202 and started.json()["total_cents"] == 420
         sale_id = started.json()["sale_id"]
         busy = await http.post("/api/purchases", json={"compartments": [1]})
-        assert busy.status_code == 409 and busy.json()["detail"]["error"] == "busy"
+        assert busy.status_code == 409 and busy.json()["error"] == "busy"
 
         await shop.finished(sale_id)
         done = (await http.get(f"/api/purchases/{sale_id}")).json()
         assert done["state"] in FINAL and done["message"] == "Vielen Dank für Ihren Einkauf!"
         assert [o["compartment"] for o in (await http.get("/api/offers")).json()] == [1, 17, 18]
 
-        assert (await http.get("/api/purchases/nope")).status_code == 404
+        missing = await http.get("/api/purchases/nope")
+        assert missing.status_code == 404 and missing.json()["error"] == "not_found"
         gone = await http.post("/api/purchases", json={"compartments": [2]})
-        assert gone.status_code == 409 and gone.json()["detail"]["error"] == "not_available"
+        assert gone.status_code == 409 and gone.json()["error"] == "not_available"
         bad = await http.post("/api/purchases", json={"compartments": "2", "extra": 1})
-        assert bad.status_code == 422
+        assert bad.status_code == 422 and bad.json()["error"] == "invalid_request"
+        twice = await http.post("/api/purchases", json={"compartments": [17, 17]})
+        assert twice.status_code == 422 and twice.json()["detail"][0]["loc"] == ["body", "compartments"]
         late = await http.post(f"/api/purchases/{sale_id}/cancel")
-        assert late.status_code == 409 and late.json()["detail"]["error"] == "too_late"
+        assert late.status_code == 409 and late.json()["error"] == "too_late"
 
 
 async def test_progress_streams_as_server_sent_events(shop: Shop) -> None:
@@ -65,9 +68,12 @@ async def _stream_until_done(base_url: str) -> None:
         sale_id = (await http.post("/api/purchases", json={"compartments": [1]})).json()["sale_id"]
         states = []
         async with http.stream("GET", f"/api/purchases/{sale_id}/events") as stream:
-            async for line in stream.aiter_lines():
+            async for line in stream.aiter_lines():  # the station ends the stream after the final state
                 if line.startswith("data: "):
                     states.append(json.loads(line[6:])["state"])
-                    if states[-1] in FINAL:
-                        break
         assert states[0] in ("created", "payment_requested") and states[-1] == "done"
+        assert [s for s in states if s in FINAL] == ["done"]
+        # A finished purchase's stream is one event long.
+        async with http.stream("GET", f"/api/purchases/{sale_id}/events") as stream:
+            again = [json.loads(line[6:])["state"] async for line in stream.aiter_lines() if line.startswith("data: ")]
+        assert again == ["done"]

@@ -22,10 +22,10 @@ import pytest
 
 from simulators.locks import LockBusSimulator
 from simulators.zvt import Outcome, SimConfig, ZvtSimulator
+from station.compartments.owner import sync_configured as sync_compartments
 from station.config import parse_config
 from station.db import migrate
 from station.db.engine import Database
-from station.lockwall.inventory import sync_compartments
 from station.purchase import FINAL
 from tests.conftest import REPO, free_port
 from tests.purchase.conftest import purchase_config_text, seed_catalogue

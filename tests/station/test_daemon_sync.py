@@ -1,4 +1,5 @@
-"""The whole daemon syncing through a real Mosquitto: events acknowledged, a signed remote open runs."""
+"""The whole daemon syncing through a real Mosquitto: events acknowledged, a signed remote open runs, and
+/api/health reports the outbox depth the database has at the moment it is asked."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from simulators.mqtt.localbroker import Mosquitto
 from station.db import migrate
 from station.db.engine import Database
 from station.journal import audit
+from station.outbox import oldest_pending_at, pending_count
 from sync.connector import Endpoint
 from sync.mqttio import ConnectOptions
 from sync.signing import generate_key
@@ -57,6 +59,7 @@ lock = 5
 
     platform = Platform([Endpoint("127.0.0.1", broker.port)], tmp_path / "platform.db")
     await platform.start()
+    platform_stopped = False
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -91,6 +94,14 @@ lock = 5
                 wait_s=20,
                 repeat=2,
             )
+            await platform.stop()  # nobody acknowledges from here on: the outbox depth holds still
+            platform_stopped = True
+            await asyncio.to_thread(_write_audits, db_path, 7)
+            health = (await http.get("/api/health")).json()  # at once: no refresh interval to wait for
+            pending, oldest = await asyncio.to_thread(_outbox_depth, db_path)
+            assert pending >= 7
+            assert health["outbox"] == {"pending": pending, "oldest_pending_at": oldest}
+            assert health["components"]["database"]["detail"]["outbox"]["pending"] == pending
         first, second = results  # delivered twice: answered twice with the same stored result
         assert (first["duplicate"], second["duplicate"]) == (False, True)
         assert {k: v for k, v in first.items() if k != "duplicate"} == {
@@ -102,6 +113,27 @@ lock = 5
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 10) == 0
-        await platform.stop()
+        if not platform_stopped:
+            await platform.stop()
         await locks.stop()
         broker.stop()
+
+
+def _write_audits(db_path: Path, count: int) -> None:
+    """Outbox events written by another process's connection while the daemon runs (WAL: no waiting)."""
+    db = Database(db_path)
+    db.open_sync()
+    try:
+        db.run_sync(lambda s: [audit(s, "inspect", f"compartment:{i}", actor="volunteer:2") for i in range(count)])
+    finally:
+        db.close_sync()
+
+
+def _outbox_depth(db_path: Path) -> tuple[int, str | None]:
+    db = Database(db_path)
+    db.open_sync()
+    try:
+        pending, oldest = db.run_sync(lambda s: (pending_count(s), oldest_pending_at(s)), write=False)
+    finally:
+        db.close_sync()
+    return pending, oldest.isoformat() if oldest else None

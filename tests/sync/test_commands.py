@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from station.db.models import AuditEntry, Compartment, InboxCommand, IssuerState, Order, OutboxEvent, Product
 from station.db.types import utcnow
 from sync import handlers, inbox
+from sync.contract import MAX_COMMAND_BYTES
 from sync.handlers import CommandServices, register_handlers
 from sync.mqttio import Incoming
 from sync.router import CommandRouter
@@ -123,6 +124,53 @@ async def test_every_rejection_is_answered_with_its_reason_and_never_opens(case,
     assert audits == 0
 
 
+def _padded(size: int) -> Incoming:
+    """A valid signed open, padded with spaces (still valid JSON) to exactly `size` bytes."""
+    payload = command(*OPEN).payload
+    return raw(payload[:-1] + b" " * (size - len(payload)) + b"}")
+
+
+WIRE_REFUSALS = {  # a validly signed open, in the wrong encoding or too big
+    "utf-16 with BOM": (lambda: raw(command(*OPEN).payload.decode().encode("utf-16")), "not_utf8", "UTF-16"),
+    "utf-16-le, no BOM": (lambda: raw(command(*OPEN).payload.decode().encode("utf-16-le")), "not_utf8", "UTF-16"),
+    "utf-16-be with BOM": (
+        lambda: raw(b"\xfe\xff" + command(*OPEN).payload.decode().encode("utf-16-be")),
+        "not_utf8",
+        "UTF-16",
+    ),
+    "utf-32": (lambda: raw(command(*OPEN).payload.decode().encode("utf-32")), "not_utf8", "UTF-32"),
+    "utf-8 BOM": (lambda: raw(b"\xef\xbb\xbf" + command(*OPEN).payload), "not_utf8", "byte-order mark"),
+    "invalid utf-8": (lambda: raw(command(*OPEN).payload.replace(b"INC-1", b"INC-\xff")), "not_utf8", "byte"),
+    "latin-1": (
+        lambda: raw(
+            command("open_compartment", {"compartment_id": 12, "reference": "Tür"}).payload.decode().encode("latin-1")
+        ),
+        "not_utf8",
+        "not valid UTF-8",
+    ),
+    "256 KiB + 1": (lambda: _padded(MAX_COMMAND_BYTES + 1), "too_large", "at most 262144 bytes"),
+    "1 MiB retained": (lambda: raw(b"{" + b" " * 2**20 + b"}", retain=True), "retained", "retain"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WIRE_REFUSALS))
+async def test_commands_not_in_utf8_or_too_big_are_refused_by_name_and_never_run(case, router, opener, seeded):
+    make, reason, says = WIRE_REFUSALS[case]
+    result = await router.handle(make(), topic_action="open_compartment")
+    assert (result["status"], result["reason"]) == ("rejected", reason)
+    assert says in result["detail"], result["detail"]
+    assert opener.calls == []
+    assert await seeded.read(lambda s: s.scalar(select(func.count()).select_from(InboxCommand))) == 0
+
+
+async def test_a_command_of_exactly_the_size_limit_runs(router, opener):
+    msg = _padded(MAX_COMMAND_BYTES)
+    assert len(msg.payload) == MAX_COMMAND_BYTES
+    result = await router.handle(msg, topic_action="open_compartment")
+    assert result["status"] == "done", result
+    assert opener.calls == [(12, "remote", "INC-1")]
+
+
 async def test_out_of_order_sequence_is_refused_after_a_newer_command(router, opener, seeded):
     newer = await router.handle(command("block_compartment", {"compartment_id": 11, "reason": "glass"}, issuer_seq=50))
     older = await router.handle(command(*OPEN, issuer_seq=49))
@@ -197,14 +245,15 @@ async def test_block_and_unblock_update_the_compartment_with_audit_and_events(ro
     blocked = await router.handle(command("block_compartment", {"compartment_id": 11, "reason": "broken glass"}))
     again = await router.handle(command("block_compartment", {"compartment_id": 11, "reason": "broken glass"}))
     row = await seeded.read(lambda s: s.get(Compartment, 11))
-    assert (row.status, row.blocked_reason) == ("blocked", "broken glass")
+    # A block is a hold on top of the compartment's status: it stays "empty", and nothing is sold or handed out.
+    assert (row.status, row.blocked_reason) == ("empty", "operator:broken glass")
     assert blocked["result"]["changed"] is True and again["result"]["changed"] is False
     unblocked = await router.handle(command("unblock_compartment", {"compartment_id": 11, "reference": "INC-7"}))
     row = await seeded.read(lambda s: s.get(Compartment, 11))
-    assert unblocked["result"] == {"compartment_id": 11, "status": "empty", "changed": True}
+    assert unblocked["result"] == {"compartment_id": 11, "status": "empty", "blocked_reason": None, "changed": True}
     assert (row.status, row.blocked_reason) == ("empty", None)
     types = await seeded.read(lambda s: list(s.scalars(select(OutboxEvent.type).order_by(OutboxEvent.id))))
-    assert types == ["audit", "compartment.blocked", "audit", "compartment.unblocked"]
+    assert types == ["compartment.blocked", "compartment.unblocked"]  # each carries its audit id
     unknown = await router.handle(command("block_compartment", {"compartment_id": 99, "reason": "x"}))
     assert (unknown["status"], unknown["reason"]) == ("failed", "unknown_compartment")
 

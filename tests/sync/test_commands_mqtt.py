@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from central.console import BrokerAccess, list_stations, send_command
+from station.config.mqtt import BrokerConfig
 from station.db.models import Compartment
 from station.db.types import utcnow
 from sync.component import SyncComponent
@@ -42,8 +43,9 @@ def access(port: int, protocol: str = "auto", client_id: str = "ops-test") -> Br
     return BrokerAccess([Endpoint("127.0.0.1", port, protocol)], ConnectOptions(client_id=client_id, clean=True))
 
 
-def station(db, port: int, opener: RecordingOpener, **cfg) -> SyncComponent:
+def station(db, port: int, opener: RecordingOpener, protocol: str = "auto", **cfg) -> SyncComponent:
     config = mqtt_config(port, operator_keys={"ops": public_key_text(KEY)}, **cfg)
+    config = config.model_copy(update={"brokers": [BrokerConfig(host="127.0.0.1", port=port, protocol=protocol)]})
     return SyncComponent(config, STATION, db, door_opener=opener)
 
 
@@ -70,32 +72,133 @@ async def test_a_command_delivered_twice_opens_once_and_is_answered_twice(seeded
     assert opener.calls == [(12, "remote", "INC-1")]
 
 
-async def test_a_retained_command_is_refused_and_never_opens(seeded, mosquitto):
-    body = command_body(
-        station_id=STATION,
-        action="open_compartment",
-        issuer="ops",
-        issuer_seq=1,
-        params={"compartment_id": 12, "reference": "INC-2"},
-    )
-    planter = await Observer(mosquitto.port, [], client_id="planter").start()
-    assert planter.conn is not None
-    planter.conn.publish(f"station/{STATION}/cmd/open_compartment", sign_command(body, KEY), qos=1, retain=True)
-    await asyncio.sleep(0.2)
-    results = await Observer(mosquitto.port, [(f"station/{STATION}/cmd-resp", 1)], client_id="results").start()
-    opener = RecordingOpener()
-    sync = station(seeded, mosquitto.port, opener)
+class Ops:
+    """A platform operator that (wrongly) publishes with retain=1, and reads every answer."""
+
+    def __init__(self, port: int, protocol: str = "5") -> None:
+        self.port, self.protocol, self.seq = port, protocol, 0
+        self.answers: Observer | None = None
+
+    async def start(self) -> Ops:
+        self.answers = await Observer(self.port, [(f"station/{STATION}/cmd-resp", 1)], client_id="answers").start()
+        return self
+
+    async def publish(self, action: str, params: dict, *, retain: bool) -> str:
+        """Publish one signed command on a fresh connection; returns its cmd_id."""
+        self.seq += 1
+        body = command_body(station_id=STATION, action=action, issuer="ops", issuer_seq=self.seq, params=params)
+        planter = await Observer(self.port, [], client_id=f"ops-{self.seq}").start()
+        assert planter.conn is not None
+        mid = planter.conn.publish(f"station/{STATION}/cmd/{action}", sign_command(body, KEY), qos=1, retain=retain)
+        assert mid > 0
+        await planter.stop()  # DISCONNECT after the PUBLISH: the broker has it
+        return body["cmd_id"]
+
+    async def clear_retained(self, action: str) -> None:
+        cleaner = await Observer(self.port, [], client_id="cleaner").start()
+        assert cleaner.conn is not None
+        cleaner.conn.publish(f"station/{STATION}/cmd/{action}", b"", qos=1, retain=True)
+        await cleaner.stop()
+
+    def answers_for(self, cmd_id: str) -> list[dict]:
+        assert self.answers is not None
+        return [a for a in self.answers.decoded() if a.get("cmd_id") == cmd_id]
+
+    async def wait_answer(self, cmd_id: str, count: int = 1) -> list[dict]:
+        assert self.answers is not None
+        assert await self.answers.wait_for(lambda: len(self.answers_for(cmd_id)) >= count, 10), cmd_id
+        return self.answers_for(cmd_id)
+
+    async def stop(self) -> None:
+        if self.answers is not None:
+            await self.answers.stop()
+
+
+async def reconnect(sync: SyncComponent) -> None:
+    """Drop the link (no DISCONNECT) and wait for the next session to be up."""
+    session = sync.session
+    assert sync.connection is not None
+    sync.connection.abort()
+    for _ in range(250):
+        if sync.connection is not None and sync.session > session:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the station did not reconnect")
+
+
+OPEN_12 = {"compartment_id": 12, "reference": "INC-2"}
+BLOCK_11 = {"compartment_id": 11, "reason": "probe"}
+
+
+async def test_mqtt5_a_command_published_retained_to_a_connected_station_never_opens(seeded, mosquitto):
+    """Retain-as-published: the live delivery keeps retain=1, the station refuses it; so does the replay."""
+    await seeded.write(lambda s: s.add(Compartment(id=11, bus="wall", board=0, lock=11, updated_at=utcnow())))
+    opener, ops = RecordingOpener(), await Ops(mosquitto.port).start()
+    sync = station(seeded, mosquitto.port, opener, protocol="5")
     await sync.start()
+    await wait_connected(sync)
     try:
-        assert await results.wait_for(lambda: len(results.messages) >= 1)
+        retained = await ops.publish("open_compartment", OPEN_12, retain=True)
+        (live,) = await ops.wait_answer(retained)
+        probe = await ops.publish("block_compartment", BLOCK_11, retain=False)  # answered after the retained one
+        (probed,) = await ops.wait_answer(probe)
+        await reconnect(sync)  # the broker replays the retained command at subscribe
+        replayed = (await ops.wait_answer(retained, 2))[1]
     finally:
         await sync.stop()
-        planter.conn.publish(f"station/{STATION}/cmd/open_compartment", b"", qos=1, retain=True)  # clear it
-        await planter.stop()
-        await results.stop()
-    answer = results.decoded()[0]
-    assert (answer["cmd_id"], answer["status"], answer["reason"]) == (body["cmd_id"], "rejected", "retained")
+        await ops.clear_retained("open_compartment")
+        await ops.stop()
+    assert (live["status"], live["reason"]) == ("rejected", "retained")
+    assert (replayed["status"], replayed["reason"]) == ("rejected", "retained")
+    assert probed["status"] == "done"  # the station was live and obeying
     assert opener.calls == []
+
+
+async def test_mqtt5_a_command_published_retained_while_the_station_is_offline_never_opens(seeded, mosquitto):
+    """Queued in the persistent session (retain flag kept) and replayed at subscribe: both refused."""
+    opener, ops = RecordingOpener(), await Ops(mosquitto.port).start()
+    sync = station(seeded, mosquitto.port, opener, protocol="5")
+    await sync.start()
+    await wait_connected(sync)
+    await sync.stop()  # the broker keeps the session and its subscription (retain-as-published)
+    try:
+        retained = await ops.publish("open_compartment", OPEN_12, retain=True)
+        sync = station(seeded, mosquitto.port, opener, protocol="5")
+        await sync.start()
+        await wait_connected(sync)
+        answers = await ops.wait_answer(retained, 2)  # the queued copy and the replay at subscribe
+        probe = await ops.publish("block_compartment", {"compartment_id": 12, "reason": "probe"}, retain=False)
+        (probed,) = await ops.wait_answer(probe)
+    finally:
+        await sync.stop()
+        await ops.clear_retained("open_compartment")
+        await ops.stop()
+    assert [(a["status"], a["reason"]) for a in ops.answers_for(retained)] == [("rejected", "retained")] * 2
+    assert len(answers) == 2 and probed["status"] == "done"
+    assert opener.calls == []
+
+
+async def test_mqtt311_what_holds_for_a_retained_command(seeded, mosquitto):
+    """MQTT 3.1.1 has no retain-as-published: a live delivery arrives with retain=0 and cannot be told from
+    a normal command (it runs, once); every broker replay arrives with retain=1 and is refused. This is why
+    docs/mqtt.md makes the broker forbid retained publishes on cmd topics."""
+    opener, ops = RecordingOpener(), await Ops(mosquitto.port).start()
+    sync = station(seeded, mosquitto.port, opener, protocol="3.1.1")
+    await sync.start()
+    await wait_connected(sync)
+    try:
+        assert sync.protocol == "3.1.1"
+        retained = await ops.publish("open_compartment", OPEN_12, retain=True)
+        (live,) = await ops.wait_answer(retained)
+        await reconnect(sync)
+        replayed = (await ops.wait_answer(retained, 2))[1]
+    finally:
+        await sync.stop()
+        await ops.clear_retained("open_compartment")
+        await ops.stop()
+    assert live["status"] == "done"
+    assert (replayed["status"], replayed["reason"]) == ("rejected", "retained")
+    assert opener.calls == [(12, "remote", "INC-2")]  # once, never again
 
 
 async def test_commands_queued_while_offline_run_only_if_still_valid(seeded, mosquitto):

@@ -4,57 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 from central.console import BrokerAccess, send_command
 from simulators.mqtt.faultproxy import FaultProxy
-from station.db.models import Compartment, Priority
+from station.db.models import Compartment
 from station.db.types import utcnow
 from station.journal import audit, clear_alarm, raise_alarm
-from station.outbox import record_event
 from sync import schemas
 from sync.component import SyncComponent
 from sync.connector import Endpoint
 from sync.mqttio import ConnectOptions
 from sync.signing import generate_key, public_key_text
+from tests.sync.schema_check import BY_ID, ROOT_IDS, SCHEMA_DIR, errors, event_problems
 from tests.sync.sync_helpers import STATION, Observer, mqtt_config, wait_connected
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 KEY = generate_key()
-ROOT_IDS = {
-    "event/1": "urn:station-sync:event:1",
-    "state/1": "urn:station-sync:state:1",
-    "heartbeat/1": "urn:station-sync:heartbeat:1",
-    "snapshot/1": "urn:station-sync:snapshot:1",
-    "command-result/1": "urn:station-sync:command-result:1",
-    "ack/1": "urn:station-sync:ack:1",
-    "platform-state/1": "urn:station-sync:platform-state:1",
-    "signed-command/1": "urn:station-sync:signed-command:1",
-    "command/1": "urn:station-sync:command:1",
-}
-
-
-def load_registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
-    by_id = {}
-    for path in sorted(SCHEMA_DIR.glob("*.json")):
-        schema = json.loads(path.read_text())
-        by_id[schema["$id"]] = schema
-    registry = Registry().with_resources((sid, Resource.from_contents(s)) for sid, s in by_id.items())
-    return registry, by_id
-
-
-REGISTRY, BY_ID = load_registry()
-
-
-def errors(message: dict[str, Any], schema_id: str | None = None) -> list[str]:
-    schema = BY_ID[schema_id or ROOT_IDS[message.get("schema")]]
-    validator = Draft202012Validator(schema, registry=REGISTRY)
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(message)]
 
 
 def test_every_schema_file_is_valid_json_schema_2020_12():
@@ -83,7 +51,6 @@ async def _history(db) -> None:
         audit(session, "restock", "compartment:1", actor="volunteer:7", reason="restock", details={"items": 3})
         raise_alarm(session, "fridge.too_warm", "fridge:chiller", severity="critical", details={"c": 9.5})
         clear_alarm(session, "fridge.too_warm", "fridge:chiller")
-        record_event(session, "sale.captured", {"sale_id": "s-1", "total_cents": 499}, priority=Priority.MONEY)
 
     await db.write(_write)
 
@@ -150,7 +117,8 @@ async def test_every_message_the_station_sends_matches_the_contract(db, mosquitt
             continue
         obj = json.loads(msg.payload)
         kind = obj.get("schema")
-        problems += [f"{msg.topic}: {e}" for e in errors(obj)]
+        check = event_problems if kind == "event/1" else errors
+        problems += [f"{msg.topic}: {e}" for e in check(obj)]
         detail = {"event/1": "type", "state/1": "state", "command-result/1": "status"}.get(kind)
         seen.setdefault(kind, set()).add(str(obj.get(detail)) if detail else "")
         if kind == "state/1" and obj["state"] == "offline":
@@ -164,7 +132,6 @@ async def test_every_message_the_station_sends_matches_the_contract(db, mosquitt
         "audit",
         "alarm.raised",
         "alarm.cleared",
-        "sale.captured",
         "compartment.blocked",
         "compartment.unblocked",
         "order.created",
@@ -205,19 +172,62 @@ def test_schemas_refuse_broken_messages(schema_id, message):
     assert errors(message, ROOT_IDS[schema_id])
 
 
+SALE_DONE = {
+    "schema": "event/1",
+    "station_id": "st-a",
+    "event_id": "8c0b6c1e-6f0a-4d52-9a55-3c9b1f0e2a11",
+    "db_epoch": "8c0b6c1e-6f0a-4d52-9a55-3c9b1f0e2a12",
+    "stream": "main",
+    "seq": 1,
+    "type": "sale.done",
+    "type_version": 1,
+    "priority": "money",
+    "created_at": "2026-01-01T00:00:00+00:00",
+    "payload": {
+        "sale_id": "0b9d5d1e-2a7c-4c1e-9d0e-6f1f7b1c2d3e",
+        "state": "done",
+        "total_cents": 328,
+        "booked_cents": 328,
+        "lines": [
+            {
+                "compartment": 1,
+                "product_id": 1,
+                "quantity": 2,
+                "unit_price_cents": 149,
+                "deposit_cents": 15,
+                "vat_rate_bp": 700,
+                "state": "released",
+            }
+        ],
+    },
+}
+
+
 def test_money_events_may_not_carry_an_expiry():
-    event = {
-        "schema": "event/1",
-        "station_id": "st-a",
-        "event_id": "8c0b6c1e-6f0a-4d52-9a55-3c9b1f0e2a11",
-        "db_epoch": "8c0b6c1e-6f0a-4d52-9a55-3c9b1f0e2a12",
-        "stream": "main",
-        "seq": 1,
-        "type": "sale.captured",
-        "type_version": 1,
-        "priority": "money",
-        "created_at": "2026-01-01T00:00:00+00:00",
-        "payload": {},
-    }
-    assert errors(event) == []
-    assert errors({**event, "expires_at": "2026-01-02T00:00:00+00:00"})
+    assert errors(SALE_DONE) == []
+    assert errors({**SALE_DONE, "expires_at": "2026-01-02T00:00:00+00:00"})
+
+
+def test_a_sale_line_may_name_its_gtin_and_nothing_unknown():
+    line = SALE_DONE["payload"]["lines"][0]
+    with_gtin = {**SALE_DONE, "payload": {**SALE_DONE["payload"], "lines": [{**line, "gtin": "4006381333931"}]}}
+    assert errors(with_gtin) == []
+    stray = {**SALE_DONE, "payload": {**SALE_DONE["payload"], "lines": [{**line, "ean": "4006381333931"}]}}
+    assert any("ean" in e for e in errors(stray))
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"priority": "stock"}, "money"),  # the registry fixes each type's priority
+        ({"payload": {"sale_id": "x"}}, "required"),  # a money event is checked, not "any object"
+        ({"type": "sale.done", "type_version": 2}, None),  # an unknown version: any object passes the envelope
+    ],
+)
+def test_the_registry_checks_each_types_payload_and_priority(change, complaint):
+    event = {**SALE_DONE, **change}
+    if complaint is None:
+        assert errors({**event, "payload": {}}) == []
+        assert event_problems({**event, "payload": {}}) == ["type 'sale.done' v2 has no payload schema"]
+    else:
+        assert any(complaint in e for e in errors(event)), errors(event)

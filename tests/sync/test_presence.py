@@ -14,6 +14,7 @@ from station.db.types import utcnow
 from station.journal import raise_alarm
 from station.outbox import record_event
 from sync.component import SyncComponent
+from sync.contract import parse_time
 from tests.sync.sync_helpers import STATION, Observer, mqtt_config
 
 STATE = f"station/{STATION}/state"
@@ -45,6 +46,9 @@ async def test_birth_will_and_session_counter(db, mosquitto):
         assert await watcher.wait_for(lambda: any(m["session"] == 2 for m in watcher.decoded()))
         states = [(m["state"], m["session"], m.get("reason")) for m in watcher.decoded()]
         assert ("offline", 1, "connection_lost") in states
+        will = next(m for m in watcher.decoded() if m["state"] == "offline")
+        assert "at" not in will  # composed at connect time: it cannot know when the link would be lost
+        assert parse_time(will["connected_at"]) <= parse_time(birth["at"])  # the Will's connection, not later
         assert states[-1] == ("online", 2, None)
         late = await Observer(mosquitto.port, [(STATE, 1)], client_id="late").start()
         assert await late.wait_for(lambda: len(late.messages) == 1)

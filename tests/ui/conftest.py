@@ -2,9 +2,10 @@
 
 The demo station is `station demo` as a subprocess (all devices simulated) on free ports, with a
 copy of examples/station.sim.toml and a temporary database prepared beforehand with a few more
-compartments: an age-restricted product, a blocked door, a cold-chain block waiting for a check
-and an empty door. The browser is Debian's Chromium driven by Playwright through its executable
-path (Playwright never downloads a browser here), headless, with a fresh profile.
+compartments: an age-restricted product, a blocked door (an operator's hold), a door whose
+contents wait for a check, and an empty door. The browser is Debian's Chromium driven by
+Playwright through its executable path (Playwright never downloads a browser here), headless,
+with a fresh profile.
 """
 
 from __future__ import annotations
@@ -101,13 +102,12 @@ def _write_config(folder: Path) -> Path:
 
 def _prepare_database(config_path: Path) -> None:
     """The demo's own stock, then the doors the screens must also show: age check, blocked, needs check."""
-    from station.coldchain.transitions import block
+    from station.compartments import load, owner
     from station.config import load_config
     from station.db.engine import Database
-    from station.db.models import Compartment, CompartmentStatus, Product
+    from station.db.models import Product
     from station.db.types import utcnow
     from station.demo import prepare_database
-    from station.stock import load_compartment
 
     config = load_config(config_path)
     prepare_database(config)
@@ -122,12 +122,11 @@ def _prepare_database(config_path: Path) -> None:
         )  # fmt: skip
         session.flush()
         best_before = date.today() + timedelta(days=90)
-        load_compartment(session, 19, gtin, 1, best_before=best_before, loaded_by="test")
-        load_compartment(session, 21, "4012345678901", 1, best_before=best_before, loaded_by="test")
-        session.get_one(Compartment, 21).status = CompartmentStatus.OUT_OF_ORDER
-        session.get_one(Compartment, 21).blocked_reason = "door jammed (test)"
-        load_compartment(session, 22, "4006381333931", 1, best_before=best_before, loaded_by="test")
-        block(session, 22, "chilled", 7.0, {"cause": "temperature", "celsius": 9.5}, utcnow())
+        load(session, 19, gtin, 1, actor="test", best_before=best_before)
+        load(session, 21, "4012345678901", 1, actor="test", best_before=best_before)
+        owner.hold(session, 21, "operator", actor="test", reason="Tür klemmt (Test)")
+        load(session, 22, "4006381333931", 1, actor="test", best_before=best_before)
+        owner.needs_check(session, 22, "door seen open without a command (test)")
 
     try:
         db.run_sync(extras)

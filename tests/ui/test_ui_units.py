@@ -11,10 +11,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from station.coldchain.transitions import block
+from station.compartments import load, owner
+from station.config import CompartmentConfig
 from station.config.ui import UiConfig
-from station.db.models import Compartment, CompartmentStatus, Product
+from station.db.models import Product
 from station.db.types import utcnow
-from station.stock import load_compartment
 from station.ui.events import current_status
 from station.ui.shelf import shelf
 
@@ -37,32 +38,34 @@ def test_ui_config_refuses_what_breaks_the_rules(bad: dict[str, Any]) -> None:
 
 def _wall(session: Any) -> None:
     now = utcnow()
-    for number in range(1, 8):
-        session.add(Compartment(id=number, bus="a", board=0, lock=number, size="M", zone=None,
-                                status=CompartmentStatus.EMPTY, updated_at=now))  # fmt: skip
+    owner.sync_configured(session, [CompartmentConfig(id=n, bus="a", board=0, lock=n) for n in range(1, 10)])
     session.add(Product(gtin="4000000000001", name="Brot", price_cents=300, updated_at=now))
     session.add(Product(gtin="4000000000002", name="Alt", price_cents=300, updated_at=now))
     session.flush()
-    for number in (1, 3, 4, 5, 6):
-        load_compartment(session, number, "4000000000001", 1, best_before=date(2030, 1, 1), loaded_by="t")
-    load_compartment(session, 7, "4000000000002", 1, best_before=None, loaded_by="t")
+    for number in (1, 3, 4, 5, 6, 9):
+        load(session, number, "4000000000001", 1, actor="t", best_before=date(2030, 1, 1))
+    load(session, 7, "4000000000002", 1, actor="t")
     session.scalar(select(Product).where(Product.gtin == "4000000000002")).active = False  # taken off the list
-    session.get_one(Compartment, 3).status = CompartmentStatus.RESERVED
-    session.get_one(Compartment, 4).status = CompartmentStatus.OUT_OF_ORDER
-    block(session, 5, "chilled", 7.0, {"cause": "temperature"}, now)
+    owner.reserve_for_sale(session, 3, "sale-1")
+    owner.hold(session, 4, "operator", actor="t", reason="Tür klemmt")
+    owner.needs_check(session, 5, "door seen open without a command")
+    owner.open_for_volunteer(session, 8, "t", "restock")
+    block(session, 9, "chilled", 7.0, {"cause": "temperature"}, now)
 
 
 def test_every_door_gets_a_state_the_shopper_understands(db: Any) -> None:
     db.run_sync(_wall)
-    states = {c.compartment: c.state for c in db.run_sync(lambda s: shelf(s, range(1, 9), unreachable=[6]))}
+    states = {c.compartment: c.state for c in db.run_sync(lambda s: shelf(s, range(1, 11), unreachable=[6]))}
     assert states == {
         1: "for_sale",
         2: "sold_out",
         3: "reserved",
-        4: "blocked",
-        5: "needs_check",  # a cold-chain block waits for a volunteer's check
+        4: "blocked",  # an operator's hold
+        5: "needs_check",  # contents unknown: a volunteer checks
         6: "unavailable",  # its board does not answer
-        7: "sold_out",  # a product no longer sold
+        7: "needs_check",  # loaded, but no longer offered
+        8: "occupied",  # open for a volunteer
+        9: "blocked",  # cold chain
     }
 
 

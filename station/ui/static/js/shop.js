@@ -5,7 +5,9 @@ import { api } from "./api.js";
 import { date, money, t } from "./i18n.js";
 import { Keypad } from "./keypad.js";
 
-const STATE_ICON = { sold_out: "soldout", blocked: "lock", needs_check: "thermo", unavailable: "offline", reserved: "clock" };
+const STATE_ICON = {
+  sold_out: "soldout", blocked: "lock", needs_check: "clock", unavailable: "offline", reserved: "clock", occupied: "door",
+};
 const WINDOW_REFRESH_MS = 60_000;
 const COLD = { chilled: "buy.chilled", frozen: "buy.frozen" };
 

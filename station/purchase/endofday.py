@@ -1,4 +1,4 @@
-"""End-of-day reconciliation: the terminal's totals against the payments the station booked.
+"""End-of-day settlement of the purchase flow: the terminal's totals against the payments the station booked.
 
 Expected = the sum of booked authorisations not yet reconciled. Sales whose charge is unknown
 (the link dropped after we answered "goods issued") are settled here: a difference equal to
@@ -18,6 +18,7 @@ from ..db.models import Payment, Priority, Sale
 from ..db.types import utcnow
 from ..journal import audit, raise_alarm
 from ..outbox import record_event
+from .flow import SaleState, move, record_payment, released_compartments, set_booked
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,12 @@ def _asked_amount(session: Session, sale_id: str) -> int:
 
 
 def _settle_unknown(session: Session, sale: Sale, how: str) -> None:
-    from ..purchase.states import SaleState, set_state  # the purchase flow owns its transitions
-
     amount = _asked_amount(session, sale.id)
     if how == "charged":
-        sale.booked_cents = amount
-        set_state(session, sale.id, SaleState.DONE, settled_by="end_of_day", booked_cents=amount)
+        set_booked(session, sale.id, amount)
+        record_payment(session, sale.id, "booked", amount_cents=amount)
+        move(session, sale.id, SaleState.DONE, settled_by="end_of_day", booked_cents=amount)
     else:
-        set_state(session, sale.id, SaleState.RELEASED_NOT_CHARGED, settled_by="end_of_day")
+        record_payment(session, sale.id, "not_charged")
+        released = released_compartments(session, sale.id)
+        move(session, sale.id, SaleState.RELEASED_NOT_CHARGED, settled_by="end_of_day", released=sorted(released))

@@ -1,0 +1,225 @@
+"""One error body for every failure of the local API, and the pattern every router follows.
+
+Every answer that is not a success is JSON of one shape, `ErrorOut`:
+
+    {"error": "<machine code>", "message": "<German text a person can read>"}
+
+plus `"detail"` (a list of field errors) when the request did not fit the schema. The exception
+handlers installed by `install(app)` make that true for everything, including what FastAPI and
+Starlette answer by themselves:
+
+| status | `error`                          | when                                                         |
+|--------|----------------------------------|--------------------------------------------------------------|
+| 400    | `malformed_json`                 | the body is not JSON at all (syntax error, not UTF-8)        |
+| 404    | `not_found`                      | no such route, or the thing asked for does not exist         |
+| 405    | `method_not_allowed`             | the route exists, not for this method (`Allow` header set)   |
+| 409    | the service's code               | `busy`, `not_available`, `too_late`: try again or choose anew |
+| 422    | `invalid_request` / `invalid`    | the body or a parameter does not fit the schema (`detail`)  |
+| 503    | `unavailable`, `storage_unavailable` | the service is not configured; SQLite is locked, full, failing |
+| 500    | `internal_error`                 | a bug: logged with its traceback, never sent to the client   |
+
+How a router uses this (see `purchases.py`):
+
+1. Declare every status the route can answer, so the OpenAPI document tells the truth:
+   `@router.post(..., responses=errors.responses(404, 409, 422, 503))`. `responses()` always adds
+   500; add 422 whenever the route has a path/query parameter or a body, 400 when it has a body.
+   `tests/api/test_errors.py` checks these rules for every route.
+2. Fail by raising `ApiError(status, code, message)`; never `HTTPException` with a dict.
+3. A service error (an exception with a `.code`, e.g. `PurchaseError`) becomes an answer through
+   `ApiError.from_service(exc)`, which looks the code up in `SERVICE_ERRORS`: a new code gets one row
+   there, and its status must be in the route's `responses(...)`.
+4. Request constraints (lengths, ranges, unique items) go into the pydantic model, so they appear
+   in the schema and are checked before the route runs (422 with `detail`). Request models use
+   `ConfigDict(extra="forbid", strict=True)` and the field types of `schema.py`, so that what the
+   route accepts is exactly what the schema says.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError as SQLAlchemyDBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class FieldError(BaseModel):
+    """One place where the request does not fit the schema (pydantic's wording, for developers)."""
+
+    loc: list[str | int] = Field(description="where: 'body', 'path' or 'query', then field names and indexes")
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: str = Field(description="machine-readable code, e.g. 'busy', 'not_found', 'invalid_request'")
+    message: str = Field(description="German text that can be shown to a person as it is")
+    detail: list[FieldError] | None = Field(
+        default=None, description="only for 422 'invalid_request': what does not fit the schema"
+    )
+
+
+class ApiError(Exception):
+    """Raise this from a route; the handler turns it into an `ErrorOut` answer with `status`."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+    @classmethod
+    def from_service(cls, exc: Exception) -> ApiError:
+        """A service's error (`exc.code`, `str(exc)`) as the answer `SERVICE_ERRORS` says."""
+        code = getattr(exc, "code", "") or "internal_error"
+        rule = SERVICE_ERRORS.get(code)
+        if rule is None:  # a code nobody mapped is a bug here, not the client's fault
+            log.error("service error code %r has no row in SERVICE_ERRORS: %s", code, exc)
+            return cls(500, "internal_error", INTERNAL_MESSAGE)
+        return cls(rule.status, code, rule.text_for(exc))
+
+
+@dataclass(frozen=True)
+class ServiceErrorRule:
+    status: int
+    message: str  # German default text
+    service_text: bool = True  # use the service's own text when it has one (it names the compartment ...)
+
+    def text_for(self, exc: Exception) -> str:
+        return (str(exc) if self.service_text else "") or self.message
+
+
+INTERNAL_MESSAGE = "Interner Fehler der Station – bitte später erneut versuchen"
+STORAGE_MESSAGE = "Der Speicher der Station ist gerade nicht beschreibbar – bitte später erneut versuchen"
+
+# Service error code → answer. One row per code any service raises.
+SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
+    "busy": ServiceErrorRule(409, "Die Station ist gerade beschäftigt – bitte einen Moment warten"),
+    "not_available": ServiceErrorRule(409, "Das ist gerade nicht verfügbar"),
+    "too_late": ServiceErrorRule(409, "Dafür ist es zu spät – der Vorgang läuft bereits"),
+    "not_found": ServiceErrorRule(404, "Diesen Vorgang gibt es nicht", service_text=False),
+    "invalid": ServiceErrorRule(422, "Diese Auswahl ist nicht möglich"),
+    "storage_unavailable": ServiceErrorRule(503, STORAGE_MESSAGE, service_text=False),
+    "unavailable": ServiceErrorRule(503, "Dieser Dienst ist an der Station gerade nicht verfügbar"),
+}
+
+# What each status means in the OpenAPI document.
+DESCRIPTIONS = {
+    400: "The body is not JSON (`malformed_json`).",
+    404: "Not found (`not_found`).",
+    409: "Not now: `busy`, `not_available` or `too_late`; `message` says what to do.",
+    422: "The request does not fit the schema (`invalid_request`, with `detail`), or the service refused "
+    "the choice (`invalid`).",
+    503: "The service is not configured at this station (`unavailable`), or the station's storage cannot be "
+    "written (`storage_unavailable`); try again later.",
+    500: "A bug in the station (`internal_error`); the traceback is in the station's log, not here.",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route that can fail with `statuses` (500 is always added)."""
+    return {status: {"model": ErrorOut, "description": DESCRIPTIONS[status]} for status in sorted({*statuses, 500})}
+
+
+def _answer(
+    status: int,
+    code: str,
+    message: str,
+    detail: list[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorOut(error=code, message=message, detail=detail).model_dump(exclude_none=True)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# -- handlers -------------------------------------------------------------------------------------
+async def _api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _answer(exc.status, exc.code, exc.message, headers=exc.headers)
+
+
+# Starlette's and FastAPI's own HTTP errors (unknown route, wrong method, unparsable body).
+_HTTP_CODES = {
+    400: ("malformed_json", "Der Inhalt der Anfrage ist kein gültiges JSON"),
+    404: ("not_found", "Diese Adresse gibt es an der Station nicht"),
+    405: ("method_not_allowed", "Diese Methode ist für diese Adresse nicht erlaubt"),
+}
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "Die Anfrage kann nicht bearbeitet werden"))
+    if exc.status_code >= 500:
+        code, message = "internal_error", INTERNAL_MESSAGE
+    if exc.status_code in (204, 304) or exc.status_code < 200:  # no body allowed
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return _answer(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _answer(400, *_HTTP_CODES[400])
+    detail = [
+        FieldError(
+            loc=[part for part in e.get("loc", ()) if isinstance(part, str | int)],
+            msg=str(e.get("msg", "")),
+            type=str(e.get("type", "")),
+        )
+        for e in errors
+    ]
+    return _answer(422, "invalid_request", "Die Anfrage passt nicht zur Schnittstelle – siehe detail", detail)
+
+
+# SQLite result codes that mean "the storage cannot be used right now", not "this code is wrong".
+STORAGE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOMEM,
+    }
+)
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """Disk full, locked, I/O error, read-only ...: a state of the station, not a bug."""
+    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in STORAGE_CODES  # extended codes carry the primary in the low byte
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    if is_storage_failure(exc):
+        log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return _answer(503, "storage_unavailable", STORAGE_MESSAGE)
+    log.error("database error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _answer(500, "internal_error", INTERNAL_MESSAGE)
+
+
+async def _internal_error(_request: Request, _exc: Exception) -> Response:
+    # Starlette re-raises the exception after this answer, so the server logs its traceback once.
+    return _answer(500, "internal_error", INTERNAL_MESSAGE)
+
+
+def install(app: FastAPI) -> None:
+    """Make every error answer of `app` an `ErrorOut`."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(SQLAlchemyDBAPIError, _database_error)
+    app.add_exception_handler(sqlite3.Error, _database_error)  # from code that uses the raw cursor
+    app.add_exception_handler(Exception, _internal_error)

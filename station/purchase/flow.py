@@ -1,0 +1,230 @@
+"""The purchase flow, persisted in `sales.state`: its states, its arrow table, and what each arrow writes.
+
+Fixed price with the terminal's vending "issue of goods" answer (zvt.md §9.1): the terminal
+approves, we open the doors, and only then tell it what to book (all, part, or nothing).
+
+    created ──► payment_requested ──approved──► authorised ──► release_requested ──► released
+       │               ├─ declined ■  aborted ■                      │ none opened      │ some opened
+       ▼               │                                       not_released ──► reversed ■
+    cancelled ■        │                                                             ▼
+                       │                                               book_requested (all or part)
+                       │                                                   │ booked     │ link lost
+                       │                                                   ▼            ▼
+                       │                                          booked ──► done ■   charge_unknown ■
+    Interrupted (crash, link lost): see `recovery.py`; every door that may have opened counts as
+    released, and goods released without a charge end released_not_charged ■ with its alarm.
+    End-of-day settles charge_unknown ■ into done ■ or released_not_charged ■ (`endofday.py`).
+
+`move()` is the one way to change a sale's state: the engine refuses arrows outside the table and
+writes the audit entry, the money event and the alarm in the same transaction; a final state
+settles the compartments through their owner exactly once.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..compartments import owner
+from ..db.models import Payment, Priority, Sale, SaleLine
+from ..db.types import utcnow
+from ..flows.engine import Arrow, Flow, transition
+
+
+class SaleState(enum.StrEnum):
+    CREATED = "created"
+    PAYMENT_REQUESTED = "payment_requested"
+    AUTHORISED = "authorised"
+    RELEASE_REQUESTED = "release_requested"
+    RELEASED = "released"
+    NOT_RELEASED = "not_released"
+    BOOK_REQUESTED = "book_requested"
+    BOOKED = "booked"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    DECLINED = "declined"
+    ABORTED = "aborted"
+    REVERSED = "reversed"
+    RELEASED_NOT_CHARGED = "released_not_charged"
+    CHARGE_UNKNOWN = "charge_unknown"
+
+
+FINAL = frozenset(
+    {
+        SaleState.DONE,
+        SaleState.CANCELLED,
+        SaleState.DECLINED,
+        SaleState.ABORTED,
+        SaleState.REVERSED,
+        SaleState.RELEASED_NOT_CHARGED,
+        SaleState.CHARGE_UNKNOWN,
+    }
+)
+# Outcomes that end with nothing charged and every unreleased compartment back on sale.
+NOT_CHARGED = frozenset({SaleState.CANCELLED, SaleState.DECLINED, SaleState.ABORTED, SaleState.REVERSED})
+
+# Line states: what happened at each compartment's door.
+RELEASED, MAYBE_RELEASED, NOT_RELEASED, DOOR_FAULT = "released", "maybe_released", "not_released", "door_fault"
+OPENED_OR_MAYBE = (RELEASED, MAYBE_RELEASED)
+_ALARM = "sale.released_not_charged"
+
+
+def _arrows() -> list[Arrow[SaleState]]:
+    S, M = SaleState, Priority.MONEY
+    return [
+        Arrow(None, S.CREATED, "compartments reserved"),
+        Arrow(S.CREATED, S.PAYMENT_REQUESTED, "about to ask the terminal"),
+        Arrow(S.CREATED, S.CANCELLED, "cancelled before paying", event="sale.cancelled", priority=M),
+        Arrow(S.PAYMENT_REQUESTED, S.AUTHORISED, "the terminal approved", event="sale.authorised", priority=M),
+        Arrow(S.PAYMENT_REQUESTED, S.DECLINED, "the terminal declined", event="sale.declined", priority=M),
+        Arrow(S.PAYMENT_REQUESTED, S.ABORTED, "aborted, or interrupted before an approval was acknowledged",
+              event="sale.aborted", priority=M),
+        Arrow(S.AUTHORISED, S.RELEASE_REQUESTED, "about to open the doors"),
+        Arrow(S.AUTHORISED, S.REVERSED, "interrupted before any door was pulsed", event="sale.reversed", priority=M),
+        Arrow(S.RELEASE_REQUESTED, S.RELEASED, "at least one door opened"),
+        Arrow(S.RELEASE_REQUESTED, S.NOT_RELEASED, "no door opened"),
+        Arrow(S.RELEASE_REQUESTED, S.REVERSED, "interrupted; the doors show nothing was released",
+              event="sale.reversed", priority=M),
+        Arrow(S.RELEASE_REQUESTED, S.RELEASED_NOT_CHARGED, "interrupted; a door opened or may have opened",
+              event="sale.released_not_charged", priority=M, alarm=_ALARM),
+        Arrow(S.NOT_RELEASED, S.REVERSED, "nothing released: the terminal books nothing", event="sale.reversed",
+              priority=M),
+        Arrow(S.RELEASED, S.BOOK_REQUESTED, "about to tell the terminal what to book"),
+        Arrow(S.RELEASED, S.RELEASED_NOT_CHARGED, "goods out, but the terminal reversed the approval",
+              event="sale.released_not_charged", priority=M, alarm=_ALARM),
+        Arrow(S.BOOK_REQUESTED, S.BOOKED, "the terminal booked"),
+        Arrow(S.BOOK_REQUESTED, S.RELEASED_NOT_CHARGED, "the terminal reversed instead of booking",
+              event="sale.released_not_charged", priority=M, alarm=_ALARM),
+        Arrow(S.BOOK_REQUESTED, S.CHARGE_UNKNOWN, "link lost after 'goods issued': end-of-day will tell",
+              event="sale.charge_unknown", priority=M),
+        Arrow(S.BOOKED, S.DONE, "booked and settled", event="sale.done", priority=M),
+        Arrow(S.CHARGE_UNKNOWN, S.DONE, "end-of-day: it was charged", event="sale.done", priority=M),
+        Arrow(S.CHARGE_UNKNOWN, S.RELEASED_NOT_CHARGED, "end-of-day: it was not charged",
+              event="sale.released_not_charged", priority=M, alarm=_ALARM),
+    ]
+
+
+def sale_payload(session: Session, sale_id: Any, details: dict[str, Any]) -> dict[str, Any]:
+    """The money event: the sale, its lines with GTIN, and what the terminal said."""
+    sale = session.execute(
+        select(Sale.state, Sale.total_cents, Sale.booked_cents).where(Sale.id == sale_id)
+    ).one()
+    lines = session.scalars(select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.id))
+    payment = authorisation(session, sale_id)
+    return {
+        "sale_id": sale_id,
+        "state": sale.state,
+        "total_cents": sale.total_cents,
+        "booked_cents": sale.booked_cents,
+        "lines": [
+            {
+                "compartment": line.compartment_id,
+                "product_id": line.product_id,
+                "gtin": line.gtin,
+                "quantity": line.quantity,
+                "unit_price_cents": line.unit_price_cents,
+                "deposit_cents": line.deposit_cents,
+                "vat_rate_bp": line.vat_rate_bp,
+                "state": line.state,
+            }
+            for line in lines
+        ],
+        "payment": None
+        if payment is None
+        else {"state": payment.state, "receipt_no": payment.receipt_no, "trace_no": payment.trace_no,
+              "terminal_id": payment.terminal_id, "amount_cents": payment.amount_cents},
+        **details,
+    }
+
+
+SALE = Flow(
+    name="sale",
+    table=Sale.__table__,  # type: ignore[arg-type]
+    states=SaleState,
+    arrows=_arrows(),
+    final=FINAL,
+    recovery={
+        SaleState.CREATED: "cancelled: nothing reached the terminal",
+        SaleState.PAYMENT_REQUESTED: "ask the terminal (status enquiry), then aborted: an approval we never "
+        "acknowledged is reversed by the terminal; never authorised again",
+        SaleState.AUTHORISED: "reversed: no door was pulsed",
+        SaleState.RELEASE_REQUESTED: "the doors tell: opened or maybe opened → released_not_charged (alarm), "
+        "none → reversed",
+        SaleState.RELEASED: "released_not_charged (alarm): the terminal reversed the unacknowledged approval",
+        SaleState.NOT_RELEASED: "reversed",
+        SaleState.BOOK_REQUESTED: "ask the terminal, then charge_unknown: end-of-day settles it",
+        SaleState.BOOKED: "done",
+    },
+    payload=sale_payload,
+)
+
+
+def move(session: Session, sale_id: str, state: SaleState, *, actor: str = "system", **details: Any) -> SaleState:
+    """One arrow of the sale; a final state reached for the first time settles its compartments."""
+    previous = transition(session, SALE, sale_id, state, actor=actor, reason="sale", reference=sale_id, **details)
+    if state in FINAL and previous not in FINAL:
+        _settle_compartments(session, sale_id)
+    return previous
+
+
+def _settle_compartments(session: Session, sale_id: str) -> None:
+    for compartment, line_state in session.execute(
+        select(SaleLine.compartment_id, SaleLine.state).where(SaleLine.sale_id == sale_id)
+    ):
+        outcome = {RELEASED: "released", MAYBE_RELEASED: "maybe", DOOR_FAULT: "door_fault"}.get(line_state,
+                                                                                                "not_released")
+        owner.sale_settled(session, compartment, sale_id, outcome)
+
+
+def mark_lines(session: Session, sale_id: str, outcomes: dict[int, str]) -> None:
+    """Record per compartment what its door did (lines not named stay not released)."""
+    for line in session.scalars(select(SaleLine).where(SaleLine.sale_id == sale_id)):
+        line.state = outcomes.get(line.compartment_id, NOT_RELEASED)
+
+
+def released_compartments(session: Session, sale_id: str, *, maybe: bool = True) -> list[int]:
+    states = OPENED_OR_MAYBE if maybe else (RELEASED,)
+    return list(
+        session.scalars(
+            select(SaleLine.compartment_id).where(SaleLine.sale_id == sale_id, SaleLine.state.in_(states))
+        )
+    )
+
+
+def charge_for(session: Session, sale_id: str) -> int:
+    """What the shopper owes for the lines whose door was seen open."""
+    rows = session.execute(
+        select(SaleLine.quantity, SaleLine.unit_price_cents, SaleLine.deposit_cents).where(
+            SaleLine.sale_id == sale_id, SaleLine.state == RELEASED
+        )
+    )
+    return sum(q * (price + deposit) for q, price, deposit in rows)
+
+
+def authorisation(session: Session, sale_id: str) -> Payment | None:
+    return session.scalar(
+        select(Payment).where(Payment.sale_id == sale_id, Payment.kind == "authorisation").order_by(Payment.id.desc())
+    )
+
+
+def record_payment(session: Session, sale_id: str, state: str, **fields: Any) -> Payment:
+    """Create or update the sale's one authorisation row (what the terminal said)."""
+    payment = authorisation(session, sale_id)
+    now = utcnow()
+    if payment is None:
+        total = session.execute(select(Sale.total_cents).where(Sale.id == sale_id)).scalar_one()
+        payment = Payment(sale_id=sale_id, kind="authorisation", state=state, amount_cents=total, created_at=now,
+                          updated_at=now, details={})
+        session.add(payment)
+    payment.state, payment.updated_at = state, now
+    for key, value in fields.items():
+        setattr(payment, key, value)
+    session.flush()
+    return payment
+
+
+def set_booked(session: Session, sale_id: str, cents: int) -> None:
+    session.execute(update(Sale).where(Sale.id == sale_id).values(booked_cents=cents))
