@@ -49,6 +49,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError as SQLAlchemyDBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..db.engine import StorageUnavailable, is_storage_failure
+
 log = logging.getLogger(__name__)
 
 
@@ -181,27 +183,6 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return _answer(422, "invalid_request", "Die Anfrage passt nicht zur Schnittstelle – siehe detail", detail)
 
 
-# SQLite result codes that mean "the storage cannot be used right now", not "this code is wrong".
-STORAGE_CODES = frozenset(
-    {
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_LOCKED,
-        sqlite3.SQLITE_IOERR,
-        sqlite3.SQLITE_FULL,
-        sqlite3.SQLITE_READONLY,
-        sqlite3.SQLITE_CANTOPEN,
-        sqlite3.SQLITE_PROTOCOL,
-        sqlite3.SQLITE_NOMEM,
-    }
-)
-
-
-def is_storage_failure(exc: BaseException) -> bool:
-    """Disk full, locked, I/O error, read-only ...: a state of the station, not a bug."""
-    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
-    return isinstance(code, int) and (code & 0xFF) in STORAGE_CODES  # extended codes carry the primary in the low byte
-
-
 async def _database_error(request: Request, exc: Exception) -> Response:
     if is_storage_failure(exc):
         log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
@@ -222,4 +203,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(SQLAlchemyDBAPIError, _database_error)
     app.add_exception_handler(sqlite3.Error, _database_error)  # from code that uses the raw cursor
+    app.add_exception_handler(StorageUnavailable, _database_error)  # the Database's own word for it
     app.add_exception_handler(Exception, _internal_error)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..config import ConfigError, load_config
-from ..db import migrate
+from ..config.environment import CheckedConfig, check_database, load_checked
 from ..logsetup import setup_logging
 
 log = logging.getLogger("station")
@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    check = config_sub.add_parser("check", help="validate a config file and print every error")
+    check = config_sub.add_parser(
+        "check", help="check a config file (and this machine's files and devices for it); print every problem"
+    )
     check.add_argument("file", type=Path)
     check.set_defaults(handler=cmd_config_check)
     reference = config_sub.add_parser("reference", help="print the configuration reference (Markdown)")
@@ -50,19 +52,28 @@ def _log_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-format", default="auto", choices=["auto", "json", "text"])
 
 
-def _load_or_report(path: Path):  # -> Config | None
+def report_config_error(exc: ConfigError) -> None:
+    """The problem list, exactly as `config check` prints it (stderr, one line per problem)."""
+    print(exc, file=sys.stderr)
+
+
+def load_checked_or_report(path: Path) -> CheckedConfig | None:
+    """Everything `config check` checks; None (and the problem list on stderr) when the config is refused."""
     try:
-        return load_config(path)
+        return load_checked(path)
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        report_config_error(exc)
         return None
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    config = _load_or_report(args.file)
-    if config is None:
+    checked = load_checked_or_report(args.file)
+    if checked is None:
         return 2
+    config = checked.config
     print(f"{args.file}: ok (station {config.station.id}, {len(config.compartments)} compartments)")
+    for warning in checked.warnings:
+        print(f"  - warning: {warning}")
     return 0
 
 
@@ -84,16 +95,28 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 
 def _database_path(args: argparse.Namespace) -> Path | None:
+    """The database of `--database` or of the config's file, if it can be used (problems on stderr)."""
     if args.database is not None:
-        return args.database
-    config = _load_or_report(args.config)
-    return None if config is None else config.database.path
+        path, source = args.database.resolve(), str(args.database)
+    else:
+        try:
+            path, source = load_config(args.config).database.path, str(args.config)
+        except ConfigError as exc:
+            report_config_error(exc)
+            return None
+    errors = [f.message for f in check_database(path) if not f.warning]
+    if errors:
+        report_config_error(ConfigError(source, errors))
+        return None
+    return path
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     path = _database_path(args)
     if path is None:
         return 2
+    from ..db import migrate  # not at the top: `config check` starts faster without SQLAlchemy
+
     before = migrate.status(path)
     migrate.upgrade(path)
     after = migrate.status(path)
@@ -105,6 +128,8 @@ def cmd_db_status(args: argparse.Namespace) -> int:
     path = _database_path(args)
     if path is None:
         return 2
+    from ..db import migrate
+
     if not path.exists():
         print(f"{path}: no database yet (head is {migrate.head()})")
         return 1
@@ -116,10 +141,13 @@ def cmd_db_status(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level, args.log_format)
-    config = _load_or_report(args.config)
-    if config is None:
-        log.error("refusing to start: %s is not a valid configuration", args.config)
+    checked = load_checked_or_report(args.config)
+    if checked is None:
+        log.error("refusing to start: %s is not a valid configuration (`station config check` explains)", args.config)
         return 2
+    for warning in checked.warnings:
+        log.warning("config %s: %s", args.config, warning)
+    config = checked.config
     from ..assembly import build_station
     from ..config.overlay import effective_config
 

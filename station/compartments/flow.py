@@ -36,7 +36,6 @@ class Slot(enum.StrEnum):
 AT_REST = frozenset(
     {Slot.EMPTY, Slot.LOADED, Slot.ASSIGNED, Slot.HOLDING, Slot.NEEDS_CHECK, Slot.OUT_OF_SERVICE}
 )
-_CHECKED = "compartment.checked"
 
 
 def _arrows() -> list[Arrow[Slot]]:
@@ -76,7 +75,7 @@ def _arrows() -> list[Arrow[Slot]]:
         )
     for target, why in ((Slot.LOADED, "checked: goods in it"), (Slot.EMPTY, "checked: empty"),
                         (Slot.HOLDING, "checked: the order is in it")):
-        a.append(Arrow(Slot.NEEDS_CHECK, target, why, event=_CHECKED, clears="compartment.needs_check"))
+        a.append(Arrow(Slot.NEEDS_CHECK, target, why, event="compartment.checked", clears="compartment.needs_check"))
     for source in AT_REST - {Slot.OUT_OF_SERVICE}:
         a.append(Arrow(source, Slot.OUT_OF_SERVICE, "taken out of service", event="compartment.out_of_service"))
     a.append(Arrow(Slot.OUT_OF_SERVICE, Slot.NEEDS_CHECK, "back in service; contents unknown until checked",

@@ -165,7 +165,7 @@ def hold(session: Session, compartment: int, kind: str, *, actor: str, reference
                                        actor=actor, since=utcnow())
     )
     _summarise(session, compartment)
-    _hold_event(session, "compartment.blocked", compartment, kind, actor, reference, reason)
+    _hold_event(session, True, compartment, kind, actor, reference, reason)
     return True
 
 
@@ -177,7 +177,7 @@ def release_hold(session: Session, compartment: int, kind: str, *, actor: str, r
     if not gone:
         return False
     _summarise(session, compartment)
-    _hold_event(session, "compartment.unblocked", compartment, kind, actor, reference, None)
+    _hold_event(session, False, compartment, kind, actor, reference, None)
     return True
 
 
@@ -197,8 +197,9 @@ def _summarise(session: Session, compartment: int) -> None:
     )
 
 
-def _hold_event(session: Session, action: str, compartment: int, kind: str, actor: str, reference: str | None,
+def _hold_event(session: Session, blocked: bool, compartment: int, kind: str, actor: str, reference: str | None,
                 reason: str | None) -> None:
+    action = "compartment.blocked" if blocked else "compartment.unblocked"
     payload = {
         "compartment": compartment,
         "kind": kind,

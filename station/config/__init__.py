@@ -2,32 +2,54 @@
 
 Each device gets only its own section (see the modules beside this one). `load_config`
 raises `ConfigError` listing every problem with its TOML path and, where it can be
-found, the line in the file.
+found, the line in the file. These are the checks of the file alone; `environment.py`
+adds the checks against the machine (files, folders, devices), and `environment.load_checked`
+runs both: it is what `station config check` and start-up call.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from .base import Name, Section
+from .base import Host, LocatedErrors, Name, Section
 from .fridge import FridgeConfig, HaccpConfig, ModbusLineConfig, ZoneConfig
 from .locate import locate_line
 from .locks import DoorConfig, LockBusConfig
 from .mqtt import MqttConfig
 from .payment import PaymentConfig
 
-__all__ = ["CompartmentConfig", "Config", "ConfigError", "load_config", "parse_config", "validate_config"]
+__all__ = [
+    "CompartmentConfig",
+    "Config",
+    "ConfigError",
+    "describe",
+    "load_config",
+    "parse_config",
+    "read_config_text",
+    "validate_config",
+]
 
 
 class StationIdentity(Section):
     id: Name = Field(description="station id; one MQTT topic level, equals the TLS certificate CN")
     name: str = Field(default="Pick-up-Point", max_length=120)
     hotline: str | None = Field(default=None, max_length=40, description="shown on screens under 'Hilfe'")
-    timezone: str = "Europe/Berlin"
+    timezone: str = Field(default="Europe/Berlin", description="IANA time zone of the station's local time")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError; an odd path a ValueError
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
+        return value
 
 
 class DatabaseConfig(Section):
@@ -36,8 +58,8 @@ class DatabaseConfig(Section):
 
 
 class HttpConfig(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, lt=65536)
+    host: Host = Field(default="127.0.0.1", description="address to listen on (0.0.0.0: every interface)")
+    port: int = Field(default=8080, ge=0, lt=65536, description="TCP port; 0 picks a free one")
 
 
 class SimulationConfig(Section):
@@ -73,49 +95,52 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
-        errors: list[str] = []
+        errors: list[tuple[tuple[str | int, ...], str]] = []
         seen_ids: set[int] = set()
         seen_locks: set[tuple[str, int, int]] = set()
         for index, comp in enumerate(self.compartments):
-            where = f"compartments[{index}]"
+            where = ("compartments", index)
             if comp.id in seen_ids:
-                errors.append(f"{where}.id: compartment {comp.id} is defined twice")
+                errors.append(((*where, "id"), f"compartment {comp.id} is defined twice"))
             seen_ids.add(comp.id)
             bus = self.lock_buses.get(comp.bus)
             if bus is None:
-                errors.append(f"{where}.bus: no lock bus named {comp.bus!r}")
+                errors.append(((*where, "bus"), f"no lock bus named {comp.bus!r}"))
             elif comp.board not in {b.address for b in bus.boards}:
-                errors.append(f"{where}.board: bus {comp.bus!r} has no board {comp.board}")
+                errors.append(((*where, "board"), f"bus {comp.bus!r} has no board {comp.board}"))
             else:
                 limit = 16 if bus.protocol == "cu16" else 48
                 if comp.lock > limit:
-                    errors.append(f"{where}.lock: a {bus.protocol} board has locks 1-{limit}")
+                    errors.append(((*where, "lock"), f"a {bus.protocol} board has locks 1-{limit}"))
             key = (comp.bus, comp.board, comp.lock)
             if key in seen_locks:
-                errors.append(f"{where}.lock: lock {comp.lock} of board {comp.board} is used twice")
+                errors.append(((*where, "lock"), f"lock {comp.lock} of board {comp.board} is used twice"))
             seen_locks.add(key)
             if comp.zone is not None and comp.zone not in self.zones:
-                errors.append(f"{where}.zone: no zone named {comp.zone!r}")
+                errors.append(((*where, "zone"), f"no zone named {comp.zone!r}"))
         for name, fridge in self.fridges.items():
             if fridge.line not in self.modbus_lines:
-                errors.append(f"fridges.{name}.line: no modbus line named {fridge.line!r}")
+                errors.append((("fridges", name, "line"), f"no modbus line named {fridge.line!r}"))
             if fridge.zone not in self.zones:
-                errors.append(f"fridges.{name}.zone: no zone named {fridge.zone!r}")
+                errors.append((("fridges", name, "zone"), f"no zone named {fridge.zone!r}"))
         if errors:
-            raise ValueError("; ".join(errors))
+            raise LocatedErrors(errors)
         return self
 
 
 class ConfigError(Exception):
-    """An invalid configuration; `problems` lists one readable line per error."""
+    """An invalid configuration; `problems` lists one readable line per error, `warnings` what may still work."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(self, source: str, problems: list[str], warnings: list[str] | None = None) -> None:
         self.source = source
         self.problems = problems
-        super().__init__(f"{source}: invalid configuration\n" + "\n".join(f"  - {p}" for p in problems))
+        self.warnings = list(warnings or [])
+        lines = [f"  - {p}" for p in problems] + [f"  - warning: {w}" for w in self.warnings]
+        super().__init__(f"{source}: invalid configuration\n" + "\n".join(lines))
 
 
-def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+def loc_to_path(loc: tuple[int | str, ...]) -> str:
+    """("compartments", 0, "bus") -> "compartments[0].bus" (how the TOML file spells it)."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -125,17 +150,52 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def describe(loc: tuple[int | str, ...], message: str, text: str | None) -> str:
+    """One problem line: `path (line N): message`, the line when `text` shows where the key is."""
+    path = loc_to_path(loc)
+    line = locate_line(text, loc) if text is not None and loc else None
+    where = f"{path} (line {line})" if line else (path or "top level")
+    return f"{where}: {message}"
+
+
+_TOML_POSITION = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
+
+
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
-    """Parse and validate TOML text; raises ConfigError with every problem found."""
+    """Parse and validate TOML text; raises ConfigError with every problem found.
+
+    With `base_dir`, relative file paths in the config (database, TLS files, fridge map files) are
+    taken relative to it: the folder of the config file.
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
-    config = validate_config(raw, source, text)
-    if base_dir is not None and not config.database.path.is_absolute():
-        database = config.database.model_copy(update={"path": (base_dir / config.database.path).resolve()})
-        config = config.model_copy(update={"database": database})
-    return config
+        found = _TOML_POSITION.match(str(exc))
+        where = f" (line {found['line']}, column {found['col']})" if found else ""
+        raise ConfigError(source, [f"not valid TOML{where}: {found['msg'] if found else exc}"]) from None
+    if base_dir is not None:
+        anchor_relative_paths(raw, base_dir)
+    return validate_config(raw, source, text)
+
+
+def anchor_relative_paths(raw: dict[str, Any], base_dir: Path) -> None:
+    """Make the config's relative file paths absolute, relative to `base_dir` (in place; odd shapes are left
+    for validation to report)."""
+
+    def anchor(table: Any, key: str) -> None:
+        value = table.get(key) if isinstance(table, dict) else None
+        if isinstance(table, dict) and isinstance(value, str) and value and not Path(value).is_absolute():
+            table[key] = str((base_dir / value).resolve())
+
+    anchor(raw.get("database"), "path")
+    mqtt = raw.get("mqtt")
+    tls = mqtt.get("tls") if isinstance(mqtt, dict) else None
+    for key in ("ca_file", "cert_file", "key_file"):
+        anchor(tls, key)
+    fridges = raw.get("fridges")
+    for fridge in fridges.values() if isinstance(fridges, dict) else ():
+        if isinstance(fridge, dict) and str(fridge.get("model", "")).endswith(".json"):
+            anchor(fridge, "model")
 
 
 def validate_config(raw: dict[str, Any], source: str = "<config>", text: str | None = None) -> Config:
@@ -143,24 +203,38 @@ def validate_config(raw: dict[str, Any], source: str = "<config>", text: str | N
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        problems = []
+        problems: list[str] = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if p not in ("function-after[_check_name(), str]",))
-            path = _loc_to_path(loc)
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            line = locate_line(text, loc) if text is not None else None
-            where = f"{path} (line {line})" if line else (path or "top level")
-            problems.append(f"{where}: {msg}")
+            cause = err.get("ctx", {}).get("error")
+            if isinstance(cause, LocatedErrors):  # one validator, several keys: one line each
+                problems.extend(describe((*loc, *sub), msg, text) for sub, msg in cause.problems)
+                continue
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+            problems.append(describe(loc, msg, text))
         raise ConfigError(source, problems) from None
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a config file; relative paths in it are relative to the file."""
-    path = Path(path)
+def read_config_text(path: Path) -> str:
+    """The file as text; raises ConfigError when it cannot be read or is not UTF-8 (with the line)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    return parse_config(text, str(path), base_dir=path.resolve().parent)
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        problem = f"not UTF-8 text (line {line}, column {column}: byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        raise ConfigError(str(path), [problem]) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; relative paths in it are relative to the file.
+
+    This is the static check only; `station.config.environment.load_checked` adds the checks
+    against this machine (files, folders, devices) that `config check` and start-up run.
+    """
+    path = Path(path)
+    return parse_config(read_config_text(path), str(path), base_dir=path.resolve().parent)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from .base import Name, Section, SerialUrl
+from .base import LocatedErrors, Name, Section, SerialUrl, split_host_port
+
+if TYPE_CHECKING:
+    from drivers.fridge.registermap import RegisterMap
 
 TemperatureClass = Literal["ambient", "chilled", "poultry", "minced", "frozen"]
 
@@ -15,7 +18,9 @@ class ModbusLineConfig(Section):
     """One Modbus RTU line (serial URL) or Modbus TCP gateway; one request at a time per line."""
 
     port: SerialUrl | None = None
-    tcp: str | None = Field(default=None, description="host:port of a Modbus TCP device instead of a serial line")
+    tcp: str | None = Field(
+        default=None, description="host:port (port 502 if left out) of a Modbus TCP device instead of a serial line"
+    )
     baudrate: int = Field(default=9600, gt=0)
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
@@ -25,6 +30,13 @@ class ModbusLineConfig(Section):
     retries: int = Field(default=1, ge=0, le=5)
     reconnect_min_s: float = Field(default=0.5, gt=0, le=60, description="first reconnect delay when the port is gone")
     reconnect_max_s: float = Field(default=30.0, gt=0, le=3600, description="reconnect delay cap")
+
+    @field_validator("tcp")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_host_port(value, default_port=502)
+        return value
 
     @model_validator(mode="after")
     def _one_target(self) -> ModbusLineConfig:
@@ -38,7 +50,9 @@ class FridgeConfig(Section):
 
     line: Name
     unit: int = Field(ge=1, le=247, description="Modbus device id (controller parameter Adr)")
-    model: str = Field(default="dixell-xr", description="register map name")
+    model: str = Field(
+        default="dixell-xr", description="register map: a shipped one (drivers/fridge/maps) or a .json file path"
+    )
     zone: Name
     poll_s: float = Field(default=10.0, gt=0, le=3600)
     probes: list[str] | None = Field(
@@ -47,6 +61,42 @@ class FridgeConfig(Section):
     product_probe: str | None = Field(
         default=None, description="probe compared with the zone limit (default: the map's product_probe)"
     )
+
+    @field_validator("model")
+    @classmethod
+    def _shipped_model(cls, value: str) -> str:
+        if not value.endswith(".json"):  # a map file is read by the environment check
+            from drivers.fridge.registermap import available_models
+
+            if value not in available_models():
+                raise ValueError(
+                    f"unknown fridge model {value!r}: shipped maps are {', '.join(available_models())} "
+                    "(or give the path of a .json map file)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _probes_in_map(self) -> FridgeConfig:
+        if not self.model.endswith(".json"):
+            from drivers.fridge.registermap import load_map
+
+            problems = map_problems(self, load_map(self.model))
+            if problems:
+                raise LocatedErrors(problems)
+        return self
+
+
+def map_problems(fridge: FridgeConfig, register_map: RegisterMap) -> list[tuple[tuple[str | int, ...], str]]:
+    """What of `fridge`'s probe settings the register map does not have (what the controller would refuse)."""
+    known = [p.name for p in register_map.probes]
+    probes = list(fridge.probes if fridge.probes is not None else register_map.default_probes)
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    unknown = [name for name in probes if name not in known]
+    if unknown:
+        problems.append((("probes",), f"{unknown} not in map {register_map.model!r} (it has {', '.join(known)})"))
+    if fridge.product_probe is not None and fridge.product_probe not in probes:
+        problems.append((("product_probe",), f"{fridge.product_probe!r} is not one of the probes {probes}"))
+    return problems
 
 
 class ZoneConfig(Section):

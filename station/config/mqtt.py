@@ -9,11 +9,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Section
+from .base import Host, Section
 
 
 class BrokerConfig(Section):
-    host: str
+    host: Host
     port: int = Field(default=1883, gt=0, lt=65536)
     protocol: Literal["auto", "5", "3.1.1"] = Field(
         default="auto", description="auto: MQTT 5, falling back to 3.1.1 when refused (NATS speaks 3.1.1 only)"

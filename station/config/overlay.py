@@ -3,9 +3,10 @@
 The file on the station stays the only source of its identity, its reachability and its trust
 anchors: an overlay may not touch those (PROTECTED). Everything else merges table by table (a
 table merges key by key; a list or a value replaces what the file has), and the result is
-validated exactly like the file. The overlay is kept in `station_meta` by the command handler
-and takes effect at the next start; an overlay that no longer fits the file (the file changed
-since) is not applied, and the station runs on its file and says so in /api/health.
+validated exactly like the file (the models and the environment checks). The overlay is kept in
+`station_meta` by the command handler and takes effect at the next start; an overlay that no
+longer fits the file (the file changed since) is not applied, and the station runs on its file
+and says so in /api/health.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import Config, ConfigError, validate_config
+from . import Config, ConfigError, describe, validate_config
+from .environment import check_environment
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,12 @@ def apply_overlay(file_config: Config, overlay: dict[str, Any]) -> Config:
     if problems:
         raise ConfigError(SOURCE, problems)
     base = file_config.model_dump(mode="python", exclude_unset=True)
-    return validate_config(merge(base, overlay), SOURCE)
+    config = validate_config(merge(base, overlay), SOURCE)
+    # What start-up would refuse in a file (a lock bus moved to /dev/null) it refuses in an overlay.
+    problems = [describe(f.loc, f.message, None) for f in check_environment(config) if not f.warning]
+    if problems:
+        raise ConfigError(SOURCE, problems)
+    return config
 
 
 def read_stored_overlay(db_path: Path) -> tuple[str, str, str | None] | None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from .base import Section
+from .base import Section, check_serial_url, check_tcp_url
 
 if TYPE_CHECKING:
     from payments.zvt import ZvtSettings
@@ -49,13 +49,8 @@ class PaymentConfig(Section):
     @classmethod
     def _port(cls, value: str) -> str:
         if value.startswith("tcp://"):
-            host, sep, port = value[6:].rpartition(":")
-            if not sep or not host or not port.isdigit():
-                raise ValueError(f"{value!r}: expected tcp://host:port")
-            return value
-        from .base import _check_serial_url
-
-        return _check_serial_url(value)
+            return check_tcp_url(value)
+        return check_serial_url(value)
 
     @field_validator("end_of_day")
     @classmethod

@@ -14,10 +14,25 @@ from .overlay import PROTECTED
 
 HEADER = """# Configuration reference
 
-One TOML file, validated at start-up (`station config check FILE` prints every problem with its
-TOML path and line). Unknown keys, wrong types and out-of-range values are errors; the daemon
-refuses to start on an invalid file. Relative paths are relative to the config file. Every serial
-`port` is a pyserial URL: `/dev/ttyUSB0`, a pty path, `socket://host:port`, `loop://`, `rfc2217://`.
+One TOML file (UTF-8). `station config check FILE` prints every problem with its TOML path and
+line, and exits 2; `station run` and `station demo` run the same checks at start-up, print the
+same list and exit 2 (never a traceback for a problem of the config). Relative paths (database,
+TLS files, fridge map files) are relative to the config file. Every serial `port` is a pyserial
+URL: `/dev/ttyUSB0`, a pty path, `socket://host:port`, `loop://`, `rfc2217://host:port`.
+
+Two kinds of checks, both in `config check` and at start-up:
+
+- **The file alone** (the models below): TOML syntax, unknown keys, types, ranges, names,
+  cross-references (a compartment's bus and board, a fridge's line and zone), host names and IP
+  addresses (`256.1.1.1` and empty hosts are errors), TCP ports 1-65535 in every `host:port`
+  and URL, time zones, fridge models (a shipped map in `drivers/fridge/maps` and its probes).
+- **This machine** (`station/config/environment.py`, as the user that runs the check): the
+  database must be a SQLite file (or not exist yet) in an existing folder that user may write to;
+  TLS files must exist and load (PEM, matching key, no passphrase); a fridge map `.json` file
+  must load. A serial device path that does not exist is a **warning** (a USB adapter may be
+  unplugged while checking; the daemon starts, reports the device down and keeps retrying); a
+  path that is a folder, a regular file, `/dev/null` or another character device that is not a
+  terminal is an **error**, and so is a device the user may not open (group `dialout`).
 
 Examples: `examples/station.sim.toml` (the demo station), `examples/station.hw.toml` (hardware).
 

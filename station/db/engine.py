@@ -36,6 +36,29 @@ class DatabaseError(Exception):
     """The database cannot be used (pragmas not in effect, integrity failure, not migrated)."""
 
 
+# SQLite result codes that mean "the storage cannot be used right now", not "this code is wrong".
+STORAGE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOMEM,
+    }
+)
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """Disk full, locked, I/O error, read-only ...: a state of the station, not a bug in a query."""
+    if isinstance(exc, StorageUnavailable):
+        return True
+    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in STORAGE_CODES  # extended codes keep the primary in the low byte
+
+
 class StorageUnavailable(DatabaseError):
     """A transaction could not be committed (disk full, file locked past the busy timeout, I/O error).
 
@@ -193,6 +216,8 @@ class Database:
                 finally:
                     session.close()
         except (sa_exc.OperationalError, sqlite3.OperationalError) as exc:
+            if not is_storage_failure(exc):
+                raise  # a bug (no such table, syntax), not a state of the storage
             message = str(getattr(exc, "orig", None) or exc)
             if write:
                 self.writes.failed(message)

@@ -98,12 +98,13 @@ board = 0
 lock = 17
 zone = "nowhere"
 """
-    (problem,) = problems(text)
-    assert "compartment 1 is defined twice" in problem
-    assert "no lock bus named 'wall-b'" in problem
-    assert "bus 'wall-a' has no board 7" in problem
-    assert "a cu16 board has locks 1-16" in problem
-    assert "no zone named 'nowhere'" in problem
+    assert problems(text) == [  # one line per problem, each at its own key and line
+        "compartments[1].id (line 26): compartment 1 is defined twice",
+        "compartments[1].bus (line 27): no lock bus named 'wall-b'",
+        "compartments[2].board (line 34): bus 'wall-a' has no board 7",
+        "compartments[3].lock (line 41): a cu16 board has locks 1-16",
+        "compartments[3].zone (line 42): no zone named 'nowhere'",
+    ]
 
 
 def test_missing_required_section(tmp_path: Path) -> None:
@@ -111,9 +112,42 @@ def test_missing_required_section(tmp_path: Path) -> None:
     assert found == ["database: Field required"]
 
 
-def test_invalid_toml_is_reported() -> None:
-    (problem,) = problems("[station\nid = 1")
-    assert problem.startswith("not valid TOML")
+def test_invalid_toml_is_reported_with_its_line() -> None:
+    (problem,) = problems('[station]\nid = "x"\nname = "unclosed\n')
+    assert problem.startswith("not valid TOML (line 3, column ")
+
+
+def test_relative_file_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    """Database, TLS files and fridge map files: relative to the file, not to the working directory."""
+    (tmp_path / "etc").mkdir()
+    cfg = tmp_path / "etc" / "station.toml"
+    extra = """
+[modbus_lines.cold]
+port = "socket://127.0.0.1:4001"
+[zones.chilled]
+temperature_class = "chilled"
+[fridges.chiller]
+line = "cold"
+unit = 1
+zone = "chilled"
+model = "maps/site.json"
+[mqtt]
+[[mqtt.brokers]]
+host = "broker.example.org"
+[mqtt.tls]
+ca_file = "tls/ca.pem"
+cert_file = "/abs/station.pem"
+key_file = "tls/station.key"
+"""
+    cfg.write_text(minimal_config(Path("x.db"), 0, extra))
+    config = load_config(cfg)
+    assert config.database.path == tmp_path / "etc" / "x.db"
+    assert config.fridges["chiller"].model == str(tmp_path / "etc" / "maps" / "site.json")
+    assert config.mqtt is not None and config.mqtt.tls is not None
+    tls = config.mqtt.tls
+    assert (tls.ca_file, tls.cert_file, tls.key_file) == (
+        tmp_path / "etc" / "tls" / "ca.pem", Path("/abs/station.pem"), tmp_path / "etc" / "tls" / "station.key"
+    )  # fmt: skip
 
 
 def test_bad_station_id_is_rejected(tmp_path: Path) -> None:

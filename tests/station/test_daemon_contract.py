@@ -29,13 +29,13 @@ from simulators.fridge import FridgeBusSimulator, ThermalParams
 from simulators.locks import LockBusSimulator
 from simulators.mqtt.localbroker import Mosquitto
 from simulators.zvt import SimConfig, ZvtSimulator
+from station.compartments.contents import load as load_compartment
+from station.compartments.owner import sync_configured as sync_compartments
 from station.config import parse_config
 from station.db import migrate
 from station.db.engine import Database
 from station.db.models import Product
 from station.db.types import utcnow
-from station.lockwall.inventory import sync_compartments
-from station.stock import load_compartment
 from sync.connector import Endpoint
 from sync.mqttio import ConnectOptions
 from sync.signing import command_body, generate_key, sign_command
@@ -100,8 +100,8 @@ def stock(session: Any) -> None:
             Product(gtin=gtin, name=name, price_cents=420, vat_rate_bp=700, temperature_class=cls, updated_at=utcnow())
         )
     session.flush()
-    load_compartment(session, SOLD, "4001234567890", 1, best_before=date(2030, 1, 1), loaded_by="volunteer:1")
-    load_compartment(session, COLD, "4006381333931", 2, best_before=date(2030, 1, 1), loaded_by="volunteer:1")
+    load_compartment(session, SOLD, "4001234567890", 1, best_before=date(2030, 1, 1), actor="volunteer:1")
+    load_compartment(session, COLD, "4006381333931", 2, best_before=date(2030, 1, 1), actor="volunteer:1")
 
 
 async def test_every_event_of_a_whole_daemon_run_matches_its_own_schema(tmp_path: Path) -> None:
@@ -196,7 +196,7 @@ async def test_every_event_of_a_whole_daemon_run_matches_its_own_schema(tmp_path
     assert seen >= {
         "stock.loaded",
         "audit",
-        "sale.booked",
+        "sale.authorised",
         "sale.done",
         "door.opened",
         "door.closed",

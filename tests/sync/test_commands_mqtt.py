@@ -289,7 +289,9 @@ async def test_ops_console_keygen_send_and_list(seeded, mosquitto, tmp_path: Pat
             "INC-9",
         )
         assert sent.returncode == 0, sent.stdout + sent.stderr
-        assert json.loads(sent.stdout)["result"] == {"compartment_id": 12, "status": "blocked", "changed": True}
+        assert json.loads(sent.stdout)["result"] == {
+            "compartment_id": 12, "status": "empty", "blocked_reason": "operator:glass broken", "changed": True
+        }
         second = await asyncio.to_thread(
             ops_cli,
             "send",
@@ -315,4 +317,5 @@ async def test_ops_console_keygen_send_and_list(seeded, mosquitto, tmp_path: Pat
         await sync.stop()
     assert listed.returncode == 0 and STATION in listed.stdout and "online" in listed.stdout
     assert views[STATION].state["state"] == "online"
-    assert views[STATION].snapshot["compartments"][0]["status"] == "blocked"
+    first = views[STATION].snapshot["compartments"][0]
+    assert (first["status"], first["blocked_reason"]) == ("empty", "operator:glass broken")

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from jsonschema import Draft202012Validator
 
 from central.console import BrokerAccess, send_command
@@ -102,7 +103,9 @@ async def test_every_message_the_station_sends_matches_the_contract(db, mosquitt
         session = sync.session
         proxy.cut()  # the broker publishes the Last Will
         assert await wire.wait_for(lambda: sync.connection is not None and sync.session > session)
-        assert await platform.wait_for(lambda: platform.stats.applied >= 18, 5)
+        written = await db.read(lambda s: s.scalar(text("SELECT COUNT(*) FROM outbox WHERE stream = 'main'")))
+        assert written >= 10  # history, commands' audits, the holds, the order, summaries
+        assert await platform.wait_for(lambda: platform.stats.applied >= written, 5)
     finally:
         await sync.stop()
         await proxy.stop()
@@ -186,12 +189,19 @@ SALE_DONE = {
     "payload": {
         "sale_id": "0b9d5d1e-2a7c-4c1e-9d0e-6f1f7b1c2d3e",
         "state": "done",
+        "from": "booked",
+        "actor": "system",
+        "audit_id": 17,
+        "reference": "0b9d5d1e-2a7c-4c1e-9d0e-6f1f7b1c2d3e",
+        "payment": {"state": "booked", "receipt_no": 42, "trace_no": 613995, "terminal_id": "52500038",
+                    "amount_cents": 328},
         "total_cents": 328,
         "booked_cents": 328,
         "lines": [
             {
                 "compartment": 1,
                 "product_id": 1,
+                "gtin": None,
                 "quantity": 2,
                 "unit_price_cents": 149,
                 "deposit_cents": 15,

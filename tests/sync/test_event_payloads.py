@@ -47,13 +47,14 @@ async def test_sale_door_and_end_of_day_events_match_their_payload_schemas(tmp_p
     assert problems == [], "\n".join(problems)
     assert types >= {
         "sale.declined",
-        "sale.booked",
+        "sale.authorised",
         "sale.done",
         "sale.charge_unknown",
         "sale.released_not_charged",
         "door.opened",
         "door.closed",
         "door.failed",
+        "compartment.needs_check",
         "terminal.end_of_day",
         "alarm.raised",
         "stock.loaded",

@@ -41,7 +41,7 @@ async def test_birth_will_and_session_counter(db, mosquitto):
         assert birth["software_version"] == __version__
         assert (birth["config_hash"], birth["config_version"]) == ("abc123", "7")
         assert birth["db_epoch"] == db.epoch
-        assert birth["compartments"] == {"total": 3, "by_status": {"empty": 3}}
+        assert birth["compartments"] == {"total": 3, "by_status": {"empty": 3}, "blocked": 0}
         proxy.cut()  # no DISCONNECT: the broker publishes the Last Will
         assert await watcher.wait_for(lambda: any(m["session"] == 2 for m in watcher.decoded()))
         states = [(m["state"], m["session"], m.get("reason")) for m in watcher.decoded()]
