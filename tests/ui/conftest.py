@@ -1,4 +1,7 @@
-"""One demo station and one browser for the whole UI suite.
+"""One demo station and one browser for the whole UI suite (package scope: the suite's end stops them).
+
+Package, not session, scope: Playwright's sync API runs an event loop in the test thread while
+the browser lives, so async tests of other packages must not run before it is stopped.
 
 The demo station is `station demo` as a subprocess (all devices simulated) on free ports, with a
 copy of examples/station.sim.toml and a temporary database prepared beforehand with a few more
@@ -134,7 +137,7 @@ def _prepare_database(config_path: Path) -> None:
         db.close_sync()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     folder = tmp_path_factory.mktemp("ui-demo")
     config_path = _write_config(folder)
@@ -157,7 +160,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         daemon.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/setup (scripts/setup-ui installs Debian's chromium)")
@@ -172,7 +175,7 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     ignore = SCREENSHOTS.parent / ".gitignore"
