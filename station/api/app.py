@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from .. import __version__
+from ..ui.routes import install_ui
 from . import docs, errors, health, purchases
 
 if TYPE_CHECKING:
@@ -35,4 +36,5 @@ def create_app(station: Station | None) -> FastAPI:
     docs.install(app)
     app.include_router(health.router, prefix="/api")
     app.include_router(purchases.router, prefix="/api")
+    install_ui(app)  # the touchscreen: "/", its static files and its own small API (station/ui)
     return app
