@@ -26,6 +26,7 @@ from .mqtt import MqttConfig
 from .nfc import NfcConfig
 from .payment import PaymentConfig
 from .printer import PrinterConfig
+from .ui import UiConfig
 
 __all__ = [
     "CompartmentConfig",
@@ -101,6 +102,7 @@ class Config(Section):
     printer: PrinterConfig | None = None
     deposit: DepositConfig | None = None
     nfc: NfcConfig | None = None
+    ui: UiConfig = UiConfig()
     mqtt: MqttConfig | None = None
 
     @model_validator(mode="after")
