@@ -7,6 +7,7 @@ from typing import Any
 from .cardterminal import CardTerminal
 from .clock import Clock
 from .coldchain import ColdChain
+from .compartments.recovery import CompartmentRecovery
 from .config import Config, ConfigError
 from .config.overlay import OverlayState, apply_overlay
 from .daemon import Station
@@ -14,8 +15,10 @@ from .lockwall import LockWall
 from .lockwall.remote import RemoteDoors
 from .nfcreader import NfcComponent
 from .purchase import PurchaseService
+from .purchase.flow import held_compartments
 from .reports import EndOfDayReports
 from .restock import RestockService
+from .restock.flow import restocked_compartments
 from .staff import StaffService
 
 
@@ -39,10 +42,15 @@ def build_station(
         station.add(nfc)
     staff = StaffService(config, station.db, station.clock, nfc=nfc, simulated=station.simulated)
     station.add(staff)
+    holders: list[Any] = []
+    settled_first: list[Any] = []
     if config.lock_buses:
         station.lockwall = LockWall(config, station.db)
         station.add(station.lockwall)
-        station.add(RestockService(station.db, station.lockwall, staff, station.clock))
+        restock = RestockService(station.db, station.lockwall, staff, station.clock)
+        station.add(restock)
+        holders.append(restocked_compartments)
+        settled_first.append(restock.recovered)
     if config.fridges:
         station.coldchain = ColdChain(config, station.db)
         station.add(station.coldchain)
@@ -52,6 +60,10 @@ def build_station(
     if station.terminal is not None and station.lockwall is not None:
         station.purchases = PurchaseService(station.db, station.terminal, station.lockwall, today=station.clock.today)
         station.add(station.purchases)
+        holders.append(held_compartments)
+        settled_first.append(station.purchases.recovery.finished)
+    if station.lockwall is not None:
+        station.add(CompartmentRecovery(station.db, holders, settled_first))
     station.add(EndOfDayReports(config, station.db, station.clock, devices=lambda: station.device_status()["devices"]))
     if config.mqtt is not None:
         from sync.component import SyncComponent  # only stations that sync load paho

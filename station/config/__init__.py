@@ -18,13 +18,16 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .base import Host, LocatedErrors, Name, Section
+from .deposit import DepositConfig
 from .fridge import FridgeConfig, HaccpConfig, ModbusLineConfig, ZoneConfig
 from .locate import locate_line
 from .locks import DoorConfig, LockBusConfig
 from .mqtt import MqttConfig
 from .nfc import NfcConfig
 from .payment import PaymentConfig
+from .printer import PrinterConfig
 from .staff import StaffConfig
+from .ui import UiConfig
 
 __all__ = [
     "CompartmentConfig",
@@ -65,10 +68,14 @@ class HttpConfig(Section):
 
 
 class SimulationConfig(Section):
-    """Present only on a simulated station: the demo starts simulators at these addresses."""
+    """Present only on a simulated station: `station demo` and `station simulate` start simulators there."""
 
     enabled: bool = True
     seed: int = 1
+    door_open_delay_s: float = Field(default=0.1, ge=0, le=60, description="simulated shopper: pulse to door open")
+    door_close_after_s: float = Field(
+        default=8.0, gt=0, le=3600, description="simulated shopper: door open to closed again (goods taken)"
+    )
 
 
 class CompartmentConfig(Section):
@@ -93,8 +100,11 @@ class Config(Section):
     zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
     haccp: HaccpConfig = HaccpConfig()
     payment: PaymentConfig | None = None
-    mqtt: MqttConfig | None = None
+    printer: PrinterConfig | None = None
+    deposit: DepositConfig | None = None
     nfc: NfcConfig | None = None
+    ui: UiConfig = UiConfig()
+    mqtt: MqttConfig | None = None
     staff: StaffConfig = StaffConfig()
 
     @model_validator(mode="after")
@@ -127,6 +137,12 @@ class Config(Section):
                 errors.append((("fridges", name, "line"), f"no modbus line named {fridge.line!r}"))
             if fridge.zone not in self.zones:
                 errors.append((("fridges", name, "zone"), f"no zone named {fridge.zone!r}"))
+        if self.deposit is not None:
+            if self.deposit.line not in self.modbus_lines:
+                errors.append((("deposit", "line"), f"no modbus line named {self.deposit.line!r}"))
+            taken = {f.unit for f in self.fridges.values() if f.line == self.deposit.line}
+            if self.deposit.unit in taken:
+                errors.append((("deposit", "unit"), f"unit {self.deposit.unit} is a fridge controller on that line"))
         if errors:
             raise LocatedErrors(errors)
         return self

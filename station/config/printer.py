@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from .base import Section, _check_serial_url
+from .base import Section, check_serial_url
 
 _USB = re.compile(r"^usb:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$")
 
@@ -43,7 +43,7 @@ class PrinterConfig(Section):
             if not _USB.match(value):
                 raise ValueError(f"{value!r}: expected usb:VID:PID with 4 hex digits each, e.g. usb:04b8:0202")
             return value
-        return _check_serial_url(value)
+        return check_serial_url(value)
 
     def driver_options(self) -> dict[str, Any]:
         """Keyword arguments for `drivers.printer.Printer(port, **options)`."""

@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..compartments import owner
+from ..db.engine import hot_cursor
 from ..db.models import Payment, Priority, Sale, SaleLine
 from ..db.types import utcnow
 from ..flows.engine import Arrow, Flow, transition
@@ -107,35 +108,33 @@ def _arrows() -> list[Arrow[SaleState]]:
     ]
 
 
+_SALE_SQL = "SELECT state, total_cents, booked_cents FROM sales WHERE id = ?"
+_LINES_SQL = (
+    "SELECT compartment_id, product_id, gtin, quantity, unit_price_cents, deposit_cents, vat_rate_bp, state"
+    " FROM sale_lines WHERE sale_id = ? ORDER BY id"
+)
+_PAYMENT_SQL = (
+    "SELECT state, receipt_no, trace_no, terminal_id, amount_cents FROM payments"
+    " WHERE sale_id = ? AND kind = 'authorisation' ORDER BY id DESC LIMIT 1"
+)
+_LINE_KEYS = ("compartment", "product_id", "gtin", "quantity", "unit_price_cents", "deposit_cents", "vat_rate_bp",
+              "state")
+_PAYMENT_KEYS = ("state", "receipt_no", "trace_no", "terminal_id", "amount_cents")
+
+
 def sale_payload(session: Session, sale_id: Any, details: dict[str, Any]) -> dict[str, Any]:
-    """The money event: the sale, its lines with GTIN, and what the terminal said."""
-    sale = session.execute(
-        select(Sale.state, Sale.total_cents, Sale.booked_cents).where(Sale.id == sale_id)
-    ).one()
-    lines = session.scalars(select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.id))
-    payment = authorisation(session, sale_id)
+    """The money event: the sale, its lines with GTIN, and what the terminal said (plain SQL: every arrow)."""
+    cursor = hot_cursor(session)
+    state, total, booked = cursor.execute(_SALE_SQL, (sale_id,)).fetchone()
+    lines = [dict(zip(_LINE_KEYS, row, strict=True)) for row in cursor.execute(_LINES_SQL, (sale_id,))]
+    payment = cursor.execute(_PAYMENT_SQL, (sale_id,)).fetchone()
     return {
         "sale_id": sale_id,
-        "state": sale.state,
-        "total_cents": sale.total_cents,
-        "booked_cents": sale.booked_cents,
-        "lines": [
-            {
-                "compartment": line.compartment_id,
-                "product_id": line.product_id,
-                "gtin": line.gtin,
-                "quantity": line.quantity,
-                "unit_price_cents": line.unit_price_cents,
-                "deposit_cents": line.deposit_cents,
-                "vat_rate_bp": line.vat_rate_bp,
-                "state": line.state,
-            }
-            for line in lines
-        ],
-        "payment": None
-        if payment is None
-        else {"state": payment.state, "receipt_no": payment.receipt_no, "trace_no": payment.trace_no,
-              "terminal_id": payment.terminal_id, "amount_cents": payment.amount_cents},
+        "state": state,
+        "total_cents": total,
+        "booked_cents": booked,
+        "lines": lines,
+        "payment": None if payment is None else dict(zip(_PAYMENT_KEYS, payment, strict=True)),
         **details,
     }
 
@@ -143,6 +142,7 @@ def sale_payload(session: Session, sale_id: Any, details: dict[str, Any]) -> dic
 SALE = Flow(
     name="sale",
     table=Sale.__table__,  # type: ignore[arg-type]
+    model=Sale,
     states=SaleState,
     arrows=_arrows(),
     final=FINAL,
@@ -162,6 +162,18 @@ SALE = Flow(
 )
 
 
+_LINE_SQL = (
+    "INSERT INTO sale_lines (sale_id, compartment_id, product_id, quantity, unit_price_cents, deposit_cents,"
+    " vat_rate_bp, gtin, state) VALUES (:sale_id, :compartment_id, :product_id, :quantity, :unit_price_cents,"
+    " :deposit_cents, :vat_rate_bp, :gtin, :state)"
+)
+
+
+def insert_line(session: Session, values: dict[str, Any]) -> None:
+    """One sale line (plain SQL, as the flow's own rows)."""
+    hot_cursor(session).execute(_LINE_SQL, values)
+
+
 def move(session: Session, sale_id: str, state: SaleState, *, actor: str = "system", **details: Any) -> SaleState:
     """One arrow of the sale; a final state reached for the first time settles its compartments."""
     previous = transition(session, SALE, sale_id, state, actor=actor, reason="sale", reference=sale_id, **details)
@@ -177,6 +189,16 @@ def _settle_compartments(session: Session, sale_id: str) -> None:
         outcome = {RELEASED: "released", MAYBE_RELEASED: "maybe", DOOR_FAULT: "door_fault"}.get(line_state,
                                                                                                 "not_released")
         owner.sale_settled(session, compartment, sale_id, outcome)
+
+
+def held_compartments(session: Session) -> set[int]:
+    """Compartments reserved by purchases that are not final yet (they settle them themselves)."""
+    unfinished = [s.value for s in SALE.unfinished_states()]
+    return set(
+        session.scalars(
+            select(SaleLine.compartment_id).join(Sale, Sale.id == SaleLine.sale_id).where(Sale.state.in_(unfinished))
+        )
+    )
 
 
 def mark_lines(session: Session, sale_id: str, outcomes: dict[int, str]) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -62,6 +63,10 @@ class EndOfDayReports:
 
     async def start(self) -> None:
         self.last_sent = await self.db.read(_last_sent)
+        if self.last_sent is None:  # a new station: the first report is for its first whole day
+            first = (self.clock.now().astimezone(self.clock.tz).date() - timedelta(days=1)).isoformat()
+            await self.db.write(partial(_set_last_sent, day=first))
+            self.last_sent = first
         if self.run_loop:
             self._tasks.append(asyncio.create_task(self._daily(), name="report-end-of-day"))
 

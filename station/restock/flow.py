@@ -139,12 +139,11 @@ def unfinished_end(session: Session, restock_id: int, target: RestockState, why:
     transition(session, RESTOCK, restock_id, target, reference=subject(restock_id), why=why)
 
 
-def orphans(session: Session) -> list[int]:
-    """Compartments in `restocking` that no unfinished restock holds (nothing should leave them so)."""
-    held = set(session.scalars(
+def restocked_compartments(session: Session) -> set[int]:
+    """Compartments an unfinished restock holds (it settles them itself; compartment recovery leaves them)."""
+    return set(session.scalars(
         select(RestockSession.compartment_id).where(RestockSession.state.in_([R.REQUESTED.value, R.OPENED.value]))
     ))  # fmt: skip
-    return [c for c in owner.in_status(session, Slot.RESTOCKING) if c not in held]
 
 
 def open_for_session(session: Session, session_id: int) -> list[int]:

@@ -7,6 +7,7 @@ A crash point follows each commit (`restock.<state>`), so kill tests can stop th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -53,6 +54,7 @@ class RestockService:
 
     def __init__(self, db: Database, lockwall: LockWall, staff: StaffService, clock: Clock) -> None:
         self.db, self.lockwall, self.staff, self.clock = db, lockwall, staff, clock
+        self.recovered = asyncio.Event()  # set once the restocks the last run left open are settled
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -62,8 +64,7 @@ class RestockService:
             log.warning("%d restocking sessions left unfinished by the last run: their compartments need a check",
                         len(left))
         await recover(left, RESTOCK, self)
-        for compartment in await self.db.read(flow.orphans):
-            await self.db.write_until_committed(partial(owner.recover_restocking, compartment=compartment))
+        self.recovered.set()  # compartments still `restocking` now belong to nobody: compartment recovery
         self.staff.on_session_end(self._session_ended)
 
     async def stop(self) -> None:

@@ -53,7 +53,8 @@ async def _post(kiosk: Kiosk, token: str, path: str, body: dict | None = None) -
 async def _stock_milk(kiosk: Kiosk, token: str, compartment: int) -> None:
     opened = await _post(kiosk, token, "/api/staff/restocks", {"compartment": compartment})
     use_by = (START.date() + timedelta(days=5)).isoformat()
-    await _post(kiosk, token, f"/api/staff/restocks/{opened['id']}/load", {"gtin": MILK, "quantity": 2, "use_by": use_by})
+    body = {"gtin": MILK, "quantity": 2, "use_by": use_by}
+    await _post(kiosk, token, f"/api/staff/restocks/{opened['id']}/load", body)
     await _post(kiosk, token, f"/api/staff/restocks/{opened['id']}/close")
 
 

@@ -71,7 +71,8 @@ async def test_volunteer_restocks_by_badge_and_pin_and_use_by_takes_goods_off_sa
         cookie = by_pin.cookies.get("staff_session")
         assert cookie == token  # the kiosk may rely on the HttpOnly cookie instead of the header
 
-        products = {p["gtin"]: p for p in (await kiosk.http.get("/api/staff/products", headers=kiosk.auth(token))).json()}
+        listed = (await kiosk.http.get("/api/staff/products", headers=kiosk.auth(token))).json()
+        products = {p["gtin"]: p for p in listed}
         assert products[MILK]["needs_date"] and not products[BREAD]["needs_date"]
 
         await _restock(kiosk, token, 1, {"gtin": MILK, "quantity": 2, "use_by": use_by.isoformat(), "lot": "L-4711"})
@@ -144,10 +145,11 @@ async def test_a_day_of_the_station_is_the_local_day(site: Site) -> None:
         kiosk.clock.set(datetime.combine(best_before + timedelta(days=1), datetime.min.time(), BERLIN))
         offers = await _offers(kiosk)
         assert 5 not in offers
-        assert (offers[4]["price_cents"], offers[4]["regular_price_cents"], offers[4]["marked_down"]) == (345, 690, True)
+        honey_offer = (offers[4]["price_cents"], offers[4]["regular_price_cents"], offers[4]["marked_down"])
+        assert honey_offer == (345, 690, True)
         token = await kiosk.operator()
-        tasks = {t["compartment"]: t for t in (await kiosk.http.get("/api/staff/tasks", headers=kiosk.auth(token))).json()
-                 if t["compartment"]}
+        listed = (await kiosk.http.get("/api/staff/tasks", headers=kiosk.auth(token))).json()
+        tasks = {t["compartment"]: t for t in listed if t["compartment"]}
         assert (tasks[4]["code"], tasks[5]["code"]) == ("goods.marked_down", "goods.best_before_passed")
         kiosk.clock.set(datetime.combine(best_before + timedelta(days=6), datetime.min.time(), BERLIN))
         assert 4 not in await _offers(kiosk)  # past its five reduced days
