@@ -278,7 +278,7 @@ def _account_result(account: Any, **extra: Any) -> dict[str, Any]:
 
 async def add_volunteer(p: P.AddVolunteer, ctx: CommandContext) -> dict[str, Any]:
     staff = _staff(ctx)
-    now = ctx.router.clock()
+    now = staff.clock.now()  # the station's clock decides when the code expires, so it decides here too
     expires = p.enrolment_expires_at or now + ENROLMENT_DEFAULT
     if p.enrolment_code is not None and not now < expires <= now + ENROLMENT_MAX:
         raise CommandError("invalid_expiry", "enrolment_expires_at must lie within the next 30 days")

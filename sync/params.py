@@ -90,7 +90,7 @@ class RequestSnapshot(Params):
 
 ExternalId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                    description="the platform's id of the person (its key for every later command)")
-BadgeUid = Field(pattern=r"^([0-9A-Fa-f]{2}){4,10}$", description="the badge's UID in hex (4-10 bytes)")
+UID_PATTERN = r"^([0-9A-Fa-f]{2}){4,10}$"
 
 
 class AddVolunteer(Params):
@@ -107,7 +107,7 @@ class AddVolunteer(Params):
     enrolment_expires_at: AwareDatetime | None = Field(
         default=None, description="default: 14 days after the command; at most 30 days"
     )
-    badge_uid: str | None = BadgeUid
+    badge_uid: str | None = Field(default=None, pattern=UID_PATTERN, description="the badge's UID in hex (4-10 bytes)")
 
 
 class DisableVolunteer(Params):
@@ -121,7 +121,7 @@ class SetVolunteerBadge(Params):
     """Bind a (new) badge to a person, replacing the old one; `badge_uid` null removes the badge."""
 
     external_id: str = ExternalId
-    badge_uid: str | None = BadgeUid
+    badge_uid: str | None = Field(pattern=UID_PATTERN, description="the badge's UID in hex (4-10 bytes); null: none")
 
 
 class ApplyConfigOverlay(Params):

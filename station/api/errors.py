@@ -51,6 +51,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError as SQLAlchemyDBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..db.engine import StorageUnavailable, is_storage_failure
 
@@ -184,14 +185,27 @@ _HTTP_CODES = {
 }
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "Die Anfrage kann nicht bearbeitet werden"))
     if exc.status_code >= 500:
         code, message = "internal_error", INTERNAL_MESSAGE
     if exc.status_code in (204, 304) or exc.status_code < 200:  # no body allowed
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return _answer(exc.status_code, code, message, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette names only the first route of the path; a path may have several
+        headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    return _answer(exc.status_code, code, message, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (GET and POST on one path are two routes)."""
+    found = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            found.append(method)
+    return found
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:

@@ -157,3 +157,18 @@ def record(session: Session, data: Mapping[str, Any], *, actor: str) -> dict[str
                                 details={"day": data["day"], "sales_total_cents": data["sales"]["total_cents"]})
     record_event(session, EVENT, payload, priority=Priority.STOCK)
     return payload
+
+
+def receipt_data(data: Mapping[str, Any], *, station_name: str, station_id: str = "") -> dict[str, Any]:
+    """The report as `station.receipts` kind `end_of_day` wants it (for whoever prints it)."""
+    card = data["card"]
+    runs = card["terminal_end_of_day"]
+    return {
+        "shop": {"name": station_name, "station_id": station_id},
+        "business_date": data["day"],
+        "at": data["made_at"],
+        "sales_count": data["sales"]["count"],
+        "by_payment": [{"method": "Karte", "count": card["booked_count"], "total_cents": card["booked_cents"]}],
+        "terminal_total_cents": sum(r["terminal_cents"] for r in runs) if runs else None,
+        "open_issues": [f"{t['where']}: {t['what']}" for t in data["open_tasks"]],
+    }

@@ -60,3 +60,16 @@ def restock_report(session: Session, restock_id: int, open_tasks: list[str]) -> 
         "removed_total": sum(line["removed"] for line in lines),
         "open_tasks": open_tasks,
     }
+
+
+def receipt_data(report: dict[str, Any], *, station_name: str, station_id: str = "") -> dict[str, Any]:
+    """A restock report as `station.receipts` kind `restock_report` wants it (for whoever prints it)."""
+    return {
+        "shop": {"name": station_name, "station_id": station_id},
+        "volunteer": report["volunteer"],
+        "at": report["at"],
+        "lines": [{"compartment": line["compartment"], "product": line["product"], "added": line["added"],
+                   "removed": line["removed"], "best_before": line["best_before"] or line["use_by"],
+                   "reason": line["reason"]} for line in report["lines"]],
+        "open_tasks": report["open_tasks"],
+    }

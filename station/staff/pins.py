@@ -92,6 +92,7 @@ class PinHasher:
         return await asyncio.get_running_loop().run_in_executor(self._pool(), self.secret.enrolment_digest, code)
 
     def close(self) -> None:
+        """Nothing runs on it at a stop that matters (a log-in then fails like any request at shutdown)."""
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
+            self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None

@@ -113,7 +113,7 @@ class StaffService:
                 await asyncio.wait_for(self._end(live, SessionState.EXPIRED, "station stopped"), 1.0)
             except Exception:  # storage failing at shutdown: recovery expires it at the next start
                 log.warning("session %s not recorded as ended at stop", live.id)
-        await asyncio.to_thread(self.hasher.close)
+        self.hasher.close()
 
     async def on_active(self, session_id: int) -> None:
         """Recovery: a session left active by the previous run is over."""
@@ -218,16 +218,16 @@ class StaffService:
         self.check_keypad(keypad)
         scopes = [throttle.keypad_scope(keypad)]
         await self._refuse_if_throttled(scopes)
-        try:
-            check_new_pin(pin)
-        except PinRejected as exc:
-            raise StaffError("weak_pin", str(exc)) from None
         digest = await self.hasher.enrolment(code)
         now = self.clock.now()
         account = await self.db.read(lambda s: accounts.by_enrolment(s, digest, now))
         if account is None or not account.active:
             await self._failed(scopes)
             raise StaffError("wrong_code", "Dieser Freischaltcode ist nicht (mehr) gültig")
+        try:  # only now: a refused PIN must not tell a guesser anything, nor use the code up
+            check_new_pin(pin)
+        except PinRejected as exc:
+            raise StaffError("weak_pin", str(exc)) from None
         pin_hash = await self.hasher.hash(pin)
         unlock = throttle.pin_scope(account.id)
 

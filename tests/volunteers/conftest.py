@@ -36,6 +36,7 @@ from station.db import migrate
 from station.db.engine import Database
 from station.db.models import Alarm, AuditEntry, Compartment, OutboxEvent
 from tests.conftest import minimal_config
+from tests.sync.schema_check import errors, rule_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 12, 22, 9, 0, tzinfo=BERLIN)
@@ -158,9 +159,35 @@ class Kiosk:
         return list(self.read(lambda s: list(s.scalars(
             select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)))))
 
+    def contract_problems(self) -> tuple[list[str], set[str]]:
+        return contract_problems(self.db_path)
+
     def alarms(self, kind: str) -> list[tuple[str, str]]:
         return list(self.read(lambda s: [(a.subject, a.state) for a in s.scalars(
             select(Alarm).where(Alarm.kind == kind).order_by(Alarm.id))]))
+
+
+def contract_problems(db_path: Path) -> tuple[list[str], set[str]]:
+    """Every outbox event against its payload schema and priority in the registry; and the types seen."""
+    priorities = {0: "money", 1: "alarm", 2: "stock", 3: "telemetry"}
+    db = Database(db_path)
+    db.open_sync()
+    try:
+        rows = db.run_sync(lambda s: [(e.type, e.schema_version, e.priority, e.payload)
+                                      for e in s.scalars(select(OutboxEvent).order_by(OutboxEvent.id))], write=False)
+    finally:
+        db.close_sync()
+    problems, types = [], set()
+    for event_type, version, priority, payload in rows:
+        types.add(event_type)
+        rule = rule_for(event_type, version)
+        if rule is None:
+            problems.append(f"{event_type} v{version}: no payload schema")
+            continue
+        if priorities[priority] != rule.priority:
+            problems.append(f"{event_type}: priority {priorities[priority]}, the registry says {rule.priority}")
+        problems += [f"{event_type}: {e}" for e in errors(payload, rule.payload_schema)]
+    return problems, types
 
 
 async def wait_for(check: Callable[[], Any], within: float = 10.0, what: str = "condition") -> Any:

@@ -106,6 +106,8 @@ async def test_a_volunteer_clears_a_cold_chain_block_and_the_haccp_export_names_
             released = kiosk.events("coldchain.compartment_released")
             assert [(e["action"], e["actor"], e["by_name"]) for e in released] == [
                 ("discarded", "volunteer:2", "Anna Ehrenamt"), ("kept", "volunteer:2", "Anna Ehrenamt")]
+            problems, types = kiosk.contract_problems()
+            assert problems == [] and "coldchain.compartment_released" in types, problems
             export = tmp_path / "haccp.csv"
             today = date.today()
             args = ["haccp", "export", "--config", str(site.config_path), "--from", str(today - timedelta(days=1)),

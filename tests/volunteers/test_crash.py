@@ -24,7 +24,7 @@ from station.compartments.contents import load
 from station.config import parse_config
 from station.db.engine import Database
 from tests.conftest import REPO, free_port
-from tests.volunteers.conftest import cli, prepare, station_text
+from tests.volunteers.conftest import cli, contract_problems, prepare, station_text
 
 PIN = "482915"
 BREAD = "4001234567890"
@@ -115,3 +115,5 @@ async def test_sigkill_between_door_opened_and_contents_recorded_leaves_the_comp
         assert con.execute("SELECT state FROM restock_sessions").fetchall() == [("interrupted",)]
         sessions = con.execute("SELECT state FROM volunteer_sessions ORDER BY id").fetchall()
     assert sessions == [("expired",), ("expired",)]  # the kill's ended by recovery, the other by the stop
+    problems, types = contract_problems(db_path)
+    assert problems == [] and {"restock.interrupted", "compartment.needs_check"} <= types, problems

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from station.receipts import render_receipt
+from station.restock.report import receipt_data
 from tests.volunteers.conftest import BERLIN, OPERATOR_UID, START, Kiosk, Site
 
 ANNA_UID, ANNA_PIN = "04A1B2C3D4E5F6", "482915"
@@ -126,12 +128,18 @@ async def test_volunteer_restocks_by_badge_and_pin_and_use_by_takes_goods_off_sa
         report = (await kiosk.http.get(f"/api/staff/restocks/{restock_id}/report", headers=kiosk.auth(token))).json()
         assert report["volunteer"] == "Anna Ehrenamt" and report["removed_total"] == 2
         assert report["lines"][0]["reason"] == "abgelaufen"
+        printed = render_receipt("restock_report", receipt_data(report, station_name="Dorfladen Musterhausen"))
+        assert b"Anna Ehrenamt" in printed and b"Dorfladen Musterhausen" in printed
 
     # Every log-in and log-out went to the outbox, named by account, never with a PIN or UID.
     started = kiosk.events("staff.session_started")
     assert [e["method"] for e in started] == ["badge+pin", "badge", "pin", "pin"]
     assert all(ANNA_PIN not in str(e) and ANNA_UID not in str(e) and OPERATOR_UID not in str(e) for e in started)
     assert {e["why"] for e in kiosk.events("staff.session_ended")} >= {"logout", "idle"}
+    problems, types = kiosk.contract_problems()  # every event written meanwhile fits its payload schema
+    assert problems == [], "\n".join(problems)
+    assert types >= {"staff.session_started", "staff.session_ended", "restock.requested", "restock.opened",
+                     "restock.closed", "stock.loaded", "stock.removed", "door.opened", "audit"}, types
 
 
 async def test_a_day_of_the_station_is_the_local_day(site: Site) -> None:

@@ -164,3 +164,5 @@ async def test_an_unfinished_restock_is_abandoned_when_the_session_ends(tmp_path
             assert not [t for t in tasks if t["code"] == "compartment.needs_check"]
         assert kiosk.alarms("compartment.needs_check") == [("compartment:4", "cleared")]
         assert [e["state"] for e in kiosk.events("restock.abandoned")] == ["abandoned"]
+        problems, types = kiosk.contract_problems()
+        assert problems == [] and {"restock.abandoned", "compartment.needs_check", "alarm.cleared"} <= types, problems

@@ -99,6 +99,8 @@ async def test_pin_brute_force_for_24_hours_checks_at_most_20_guesses_and_the_lo
                 assert reply.json() == {"scope": scope, "changed": True}
             assert (await kiosk.login_pin(2, VICTIM_PIN)).status_code == 200
         assert set(kiosk.alarms("staff.locked")) == {("keypad:kiosk", "cleared"), ("pin:2", "cleared")}
+        problems, _types = kiosk.contract_problems()
+        assert problems == [], problems
 
 
 async def _operator(kiosk: Kiosk) -> str:
