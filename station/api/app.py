@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..ui.routes import install_ui
-from . import docs, errors, health, purchases, staff, staff_restock, staff_users
+from . import docs, errors, health, purchases, staff, staff_reports, staff_restock, staff_users
 
 if TYPE_CHECKING:
     from ..daemon import Station
@@ -37,6 +37,7 @@ def create_app(station: Station | None) -> FastAPI:
     app.include_router(health.router, prefix="/api")
     app.include_router(purchases.router, prefix="/api")
     app.include_router(staff.router, prefix="/api")
+    app.include_router(staff_reports.router, prefix="/api")
     app.include_router(staff_restock.router, prefix="/api")
     app.include_router(staff_users.router, prefix="/api")
     install_ui(app)  # the touchscreen: "/", its static files and its own small API (station/ui)

@@ -7,10 +7,10 @@ and lock management: `staff_users.py`.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -23,7 +23,6 @@ from .staff_auth import (
     SESSION_COOKIE,
     BadgeUid,
     Current,
-    IsoDate,
     Keypad,
     Pin,
     Volunteer,
@@ -118,11 +117,6 @@ class CorrectiveOut(BaseModel):
     discarded: list[dict[str, Any]]
 
 
-class ReportDayIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    day: IsoDate | None = Field(default=None, description="local day; default: yesterday")
-
-
 # -- log-in and session ------------------------------------------------------------------------------------
 def _session_out(live: LiveSession, idle_s: float) -> dict[str, Any]:
     return {
@@ -200,7 +194,7 @@ async def me(live: Current, request: Request) -> SessionOut:
 
 
 # -- tasks and catalogue --------------------------------------------------------------------------------------
-def _reports(request: Request) -> Any:
+def reports_service(request: Request) -> Any:
     service = request.app.state.station.component("reports")
     if service is None:
         raise ApiError(503, "unavailable", "Aufgaben und Berichte sind an dieser Station nicht eingerichtet")
@@ -210,7 +204,7 @@ def _reports(request: Request) -> Any:
 @router.get("/tasks", operation_id="staff_tasks", response_model=list[TaskOut], responses=responses(401, 403, 503),
             summary="What needs a person now (closes by itself when done)")
 async def tasks(live: Volunteer, request: Request) -> list[TaskOut]:
-    return [TaskOut(**t.as_dict()) for t in await _reports(request).tasks()]
+    return [TaskOut(**t.as_dict()) for t in await reports_service(request).tasks()]
 
 
 @router.get("/products", operation_id="staff_products", response_model=list[ProductOut],
@@ -261,24 +255,3 @@ async def corrective_action(body: CorrectiveIn, live: Volunteer, request: Reques
     except ColdChainError as exc:
         raise _cold_chain_error(exc) from None
     return CorrectiveOut.model_validate(payload)
-
-
-# -- end of day ---------------------------------------------------------------------------------------------------
-@router.get("/reports/end-of-day", operation_id="staff_end_of_day", response_model=dict[str, Any],
-            responses=responses(401, 403, 422, 503),
-            summary="The end-of-day report of a local day (payload of the `report.end_of_day` event)")
-async def end_of_day(live: Volunteer, request: Request,
-                     day: Annotated[date | None, Query(description="local day; default: today so far")] = None
-                     ) -> dict[str, Any]:
-    reports = _reports(request)
-    return await reports.build(day or reports.clock.today())
-
-
-@router.post("/reports/end-of-day", operation_id="staff_send_end_of_day", response_model=dict[str, Any],
-             responses=responses(400, 401, 403, 422, 503),
-             summary="Send a day's end-of-day report to the platform now (it also goes daily by itself)")
-async def send_end_of_day(body: ReportDayIn, live: Volunteer, request: Request) -> dict[str, Any]:
-    reports = _reports(request)
-    day = body.day or reports.clock.today() - timedelta(days=1)
-    return await reports.send(day, actor=live.actor)
-

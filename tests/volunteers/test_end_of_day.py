@@ -101,8 +101,8 @@ async def test_the_end_of_day_report_of_a_local_day(tmp_path: Path) -> None:
             auth = kiosk.auth((await kiosk.login_pin(2, "482915")).json()["token"])
             report = (await kiosk.http.get(f"/api/staff/reports/end-of-day?day={DAY}", headers=auth)).json()
 
-            assert (report["day"], report["from"], report["to"]) == (
-                DAY, "2026-12-20T23:00:00+00:00", "2026-12-21T23:00:00+00:00")
+            bounds = (report["day"], datetime.fromisoformat(report["from"]), datetime.fromisoformat(report["to"]))
+            assert bounds == (DAY, _at(21, 0), _at(22, 0))  # the local day, 23:00 to 23:00 UTC in winter
             sales = report["sales"]
             assert (sales["count"], sales["total_cents"], sales["by_state"]) == (1, 2 * 164 + 420,
                                                                                 {"done": 1, "declined": 1})
