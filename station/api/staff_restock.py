@@ -119,6 +119,12 @@ async def open_restock(body: OpenIn, live: Volunteer, request: Request) -> Resto
     return await _call(_service(request).open(live, body.compartment, body.purpose))
 
 
+@router.get("", operation_id="staff_restocks_open", response_model=list[RestockOut],
+            responses=responses(401, 403, 503), summary="Restocking sessions open right now (e.g. after a reload)")
+async def open_restocks(live: Volunteer, request: Request) -> list[RestockOut]:
+    return [_out(view) for view in await _service(request).open_restocks()]
+
+
 @router.get("/{restock_id}", operation_id="staff_restock_get", response_model=RestockOut,
             responses=responses(401, 403, 404, 422, 503), summary="A restocking session and the compartment's contents")
 async def get_restock(restock_id: RestockId, live: Volunteer, request: Request) -> RestockOut:

@@ -35,12 +35,6 @@ def status(session: Session, compartment: int) -> Slot:
         raise CompartmentError(f"Fach {compartment} gibt es nicht") from None
 
 
-def in_status(session: Session, wanted: Slot) -> list[int]:
-    """Compartments in one status, by number."""
-    query = select(Compartment.id).where(Compartment.status == wanted.value).order_by(Compartment.id)
-    return list(session.scalars(query))
-
-
 def blocked_reason(session: Session, compartment: int) -> str | None:
     return session.scalar(select(Compartment.blocked_reason).where(Compartment.id == compartment))
 

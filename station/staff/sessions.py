@@ -12,7 +12,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ..db.models import Priority
@@ -83,11 +83,3 @@ def end(session: Session, session_id: int, target: SessionState, *, actor: str, 
 def active(session: Session) -> list[tuple[int, SessionState]]:
     return SESSION.unfinished(session)
 
-
-def ids_of_account(session: Session, account_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(VolunteerSession.id).where(VolunteerSession.volunteer_id == account_id,
-                                              VolunteerSession.state == SessionState.ACTIVE.value)
-        )
-    )  # fmt: skip

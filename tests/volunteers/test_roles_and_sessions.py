@@ -147,6 +147,8 @@ async def test_an_unfinished_restock_is_abandoned_when_the_session_ends(tmp_path
             assert opened.json()["state"] == "opened"
             await kiosk.http.post(f"/api/staff/restocks/{opened.json()['id']}/load", headers=kiosk.auth(token),
                                   json={"gtin": "4001234567890", "quantity": 3})
+            listed = (await kiosk.http.get("/api/staff/restocks", headers=kiosk.auth(token))).json()
+            assert [(r["compartment"], r["state"], r["contents"][0]["quantity"]) for r in listed] == [(4, "opened", 3)]
             await kiosk.http.post("/api/staff/logout", headers=kiosk.auth(token))
             assert kiosk.status(4) == "needs_check"
             assert 4 not in {o["compartment"] for o in (await kiosk.http.get("/api/offers")).json()}
