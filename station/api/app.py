@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from .. import __version__
-from . import docs, errors, health, purchases
+from . import docs, errors, health, purchases, receipts, returns, vouchers
 
 if TYPE_CHECKING:
     from ..daemon import Station
@@ -35,4 +35,7 @@ def create_app(station: Station | None) -> FastAPI:
     docs.install(app)
     app.include_router(health.router, prefix="/api")
     app.include_router(purchases.router, prefix="/api")
+    app.include_router(returns.router, prefix="/api")
+    app.include_router(vouchers.router, prefix="/api")
+    app.include_router(receipts.router, prefix="/api")
     return app

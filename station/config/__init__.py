@@ -18,11 +18,14 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .base import Host, LocatedErrors, Name, Section
+from .deposit import DepositConfig
 from .fridge import FridgeConfig, HaccpConfig, ModbusLineConfig, ZoneConfig
 from .locate import locate_line
 from .locks import DoorConfig, LockBusConfig
 from .mqtt import MqttConfig
 from .payment import PaymentConfig
+from .printer import PrinterConfig
+from .receipts import ReceiptsConfig
 
 __all__ = [
     "CompartmentConfig",
@@ -91,6 +94,9 @@ class Config(Section):
     zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
     haccp: HaccpConfig = HaccpConfig()
     payment: PaymentConfig | None = None
+    deposit: DepositConfig | None = None
+    printer: PrinterConfig | None = None
+    receipts: ReceiptsConfig = ReceiptsConfig()
     mqtt: MqttConfig | None = None
 
     @model_validator(mode="after")
@@ -123,6 +129,13 @@ class Config(Section):
                 errors.append((("fridges", name, "line"), f"no modbus line named {fridge.line!r}"))
             if fridge.zone not in self.zones:
                 errors.append((("fridges", name, "zone"), f"no zone named {fridge.zone!r}"))
+        if self.deposit is not None:
+            line = self.deposit.line
+            if line not in self.modbus_lines:
+                errors.append((("deposit", "line"), f"no modbus line named {line!r}"))
+            for name, fridge in self.fridges.items():
+                if fridge.line == line and fridge.unit == self.deposit.unit:
+                    errors.append((("deposit", "unit"), f"unit {fridge.unit} on line {line!r} is fridge {name!r}"))
         if errors:
             raise LocatedErrors(errors)
         return self

@@ -73,6 +73,8 @@ def check_environment(config: Config) -> list[Finding]:
             findings += _check_map_file(("fridges", name), fridge)
     if config.payment is not None and not config.payment.port.startswith("tcp://"):
         findings += check_serial_port(("payment", "port"), config.payment.port)
+    if config.printer is not None and not config.printer.port.startswith("usb:"):
+        findings += check_serial_port(("printer", "port"), config.printer.port)
     if config.mqtt is not None and config.mqtt.tls is not None:
         tls = config.mqtt.tls
         findings += _check_tls(("mqtt", "tls"), tls.ca_file, tls.cert_file, tls.key_file)
