@@ -7,8 +7,10 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 from .assembly import build_station
 from .compartments.contents import load as load_compartment
 from .compartments.owner import sync_configured as sync_compartments
-from .config import Config
+from .config import Config, SimulationConfig
 from .config.overlay import effective_config
 from .db import migrate
 from .db.engine import Database
@@ -37,19 +39,41 @@ def _local_tcp_port(url: str, device: str) -> int:
     return parts.port
 
 
+@dataclass
+class Devices:
+    """The running simulators, for whoever wants to watch or steer them (the physical record, tests)."""
+
+    lock_buses: dict[str, Any] = field(default_factory=dict)  # bus name -> LockBusSimulator
+    terminal: Any = None  # ZvtSimulator
+    extra: dict[str, Any] = field(default_factory=dict)  # other simulators by name
+
+
 @contextlib.asynccontextmanager
-async def simulated_devices(config: Config) -> AsyncIterator[None]:
+async def simulated_devices(config: Config) -> AsyncIterator[Devices]:
     """Start the simulators the config's devices point at; stop them afterwards."""
     from simulators.locks import LockBusSimulator
+    from simulators.locks.board import SimBoard
     from simulators.zvt import SimConfig, ZvtSimulator
 
-    seed = config.simulation.seed if config.simulation else 0
+    sim_cfg = config.simulation or SimulationConfig()
+    seed = sim_cfg.seed
+    devices = Devices()
     async with contextlib.AsyncExitStack() as stack:
         for name, bus in config.lock_buses.items():
             port = _local_tcp_port(bus.port, f"lock_buses.{name}")
-            sim = LockBusSimulator(bus.protocol, [b.address for b in bus.boards], seed=seed, close_after_s=8.0)
+            lock_count = 16 if bus.protocol == "cu16" else 48
+            boards = [
+                SimBoard(b.address, lock_count, hook_locked_bit=b.hook_locked_bit, item_sensors=b.item_sensors,
+                         open_delay_s=sim_cfg.door_open_delay_s, close_after_s=sim_cfg.door_close_after_s)
+                for b in bus.boards
+            ]
+            for board in boards:  # a simulated station starts stocked: item sensors see goods in every compartment
+                for lock in board.locks.values():
+                    lock.item_present = board.item_sensors
+            sim = LockBusSimulator(bus.protocol, boards, dialect=bus.dialect, seed=seed)
             await sim.start_tcp("127.0.0.1", port)
             stack.push_async_callback(sim.stop)
+            devices.lock_buses[name] = sim
             log.info("simulated %s lock bus %s on socket://127.0.0.1:%d", bus.protocol, name, port)
         for name, line in config.modbus_lines.items():
             await _start_fridges(stack, config, name, _local_tcp_port(line.port or "", f"modbus_lines.{name}"), seed)
@@ -58,8 +82,9 @@ async def simulated_devices(config: Config) -> AsyncIterator[None]:
             terminal = ZvtSimulator(SimConfig(seed=seed))
             await terminal.start_tcp("127.0.0.1", port)
             stack.push_async_callback(terminal.stop)
+            devices.terminal = terminal
             log.info("simulated card terminal on tcp://127.0.0.1:%d (amounts ending in ,99 are declined)", port)
-        yield
+        yield devices
 
 
 async def _start_fridges(stack: contextlib.AsyncExitStack, config: Config, line: str, port: int, seed: int) -> None:

@@ -28,6 +28,7 @@ from .dialects import SimDialect, SimRequest, dialect_for
 from .door import SimLock
 
 FrameHook = Callable[[float, bytes], None]
+PulseHook = Callable[[int, int], None]  # (board, lock) when an unlock pulse reaches a lock
 _LOCK_KNOBS = {"jammed", "sensor", "auto_close", "open_delay_s", "close_after_s", "item_present", "takes_goods"}
 
 
@@ -70,6 +71,7 @@ class LockBusSimulator:
         self.broadcast_unlocks = 0
         self.received: collections.deque[tuple[float, bytes]] = collections.deque(maxlen=10_000)
         self.on_frame: FrameHook | None = None  # called with (time.monotonic(), frame) per request
+        self.on_pulse: PulseHook | None = None  # called per lock an unlock pulse reaches (the physical record)
         self._last_tx_end = -1e9
         self._tasks: list[asyncio.Task[None]] = []
         self._links: list[SimLink] = []
@@ -126,6 +128,9 @@ class LockBusSimulator:
         await self.stop()
 
     # ---- control API ------------------------------------------------------------------------
+
+    def board_addresses(self) -> list[int]:
+        return list(self._boards)
 
     def board(self, address: int) -> SimBoard:
         if address not in self._boards:
@@ -225,11 +230,19 @@ class LockBusSimulator:
             board.requests[request.kind] += 1
             if request.kind == "unlock" and request.lock is not None:
                 board.pulse(request.lock, now)
+                self._pulsed(board, [request.lock])
             elif request.kind == "unlock_all":
                 board.pulse_all(now)
+                self._pulsed(board, list(board.locks))
             if request.kind == "status" or self.dialect.unlock_replies:
                 replies.append((board, self.dialect.status_reply(board, request.address_byte, now)))
         return replies
+
+    def _pulsed(self, board: SimBoard, locks: list[int]) -> None:
+        if self.on_pulse is not None:
+            for number in locks:
+                if number in board.locks:
+                    self.on_pulse(board.address, number)
 
     async def _reply(self, link: SimLink, board: SimBoard, reply: bytes, wire_bytes: int) -> None:
         if board.should_corrupt():

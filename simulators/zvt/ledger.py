@@ -5,6 +5,7 @@ Tests assert on this ("charged once", "reversed", "end-of-day totals match").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -54,8 +55,12 @@ class BatchTotals:
     receipt_to: int
 
 
+LedgerHook = Callable[[str, Transaction], None]  # ("approved" | "booked" | "held" | "reversed", transaction)
+
+
 class Ledger:
     def __init__(self) -> None:
+        self.on_change: LedgerHook | None = None  # the physical record of what money moved
         self.transactions: list[Transaction] = []
         self.commands: list[str] = []  # every command received, by name, in order
         self.batch = 1
@@ -79,19 +84,27 @@ class Ledger:
         txn = Transaction(kind, receipt, trace, amount_cents, card, self.batch)
         txn.note(f"{kind} of {amount_cents} cents approved")
         self.transactions.append(txn)
+        self._changed("approved", txn)
         return txn
 
     def book(self, txn: Transaction, amount_cents: int, why: str) -> None:
         txn.state, txn.booked_cents = "booked", amount_cents
         txn.note(f"booked {amount_cents} cents: {why}")
+        self._changed("booked", txn)
 
     def hold(self, txn: Transaction) -> None:
         txn.state = "open"
         txn.note("reservation held")
+        self._changed("held", txn)
 
     def reverse(self, txn: Transaction, why: str) -> None:
         txn.state, txn.booked_cents = "reversed", 0
         txn.note(f"reversed: {why}")
+        self._changed("reversed", txn)
+
+    def _changed(self, what: str, txn: Transaction) -> None:
+        if self.on_change is not None:
+            self.on_change(what, txn)
 
     def find(self, receipt_no: int | None, kind: Kind) -> Transaction | None:
         return next((t for t in reversed(self.transactions) if t.receipt_no == receipt_no and t.kind == kind), None)

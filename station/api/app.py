@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from .. import __version__
+from ..ui.routes import install_ui
 from . import docs, errors, health, purchases, receipts, returns, vouchers
 
 if TYPE_CHECKING:
@@ -38,4 +39,5 @@ def create_app(station: Station | None) -> FastAPI:
     app.include_router(returns.router, prefix="/api")
     app.include_router(vouchers.router, prefix="/api")
     app.include_router(receipts.router, prefix="/api")
+    install_ui(app)  # the touchscreen: "/", its static files and its own small API (station/ui)
     return app

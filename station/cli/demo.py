@@ -46,6 +46,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--log-format", default="auto", choices=["auto", "json", "text"])
     demo.set_defaults(handler=cmd_demo)
 
+    simulate = sub.add_parser(
+        "simulate",
+        help="run a simulated station's devices in their own process (the daemon runs against them)",
+        description="Serve the simulated devices of a [simulation] config on their configured ports until "
+        "SIGTERM/SIGINT, so `station run` can be killed and restarted against the same physical state. "
+        "--record appends what physically happened (pulses, doors opened and closed, terminal approvals, "
+        "bookings and reversals) as JSON lines.",
+    )
+    simulate.add_argument("--config", type=Path, required=True, help="a simulated station's TOML file")
+    simulate.add_argument("--record", type=Path, help="append the physical record here (JSON lines)")
+    simulate.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    simulate.add_argument("--log-format", default="auto", choices=["auto", "json", "text"])
+    simulate.set_defaults(handler=cmd_simulate)
+
 
 def demo_state_paths(config: Config) -> list[Path]:
     """Every path --fresh deletes (existing or not): the database and the broker/platform state beside it."""
@@ -115,3 +129,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         log.exception("demo stopped by an error")
         return 1
     return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level, args.log_format)
+    checked = load_checked_or_report(args.config)
+    if checked is None:
+        return 2
+    config = checked.config
+    if config.simulation is None or not config.simulation.enabled:
+        log.error("%s has no [simulation] section: there is nothing to simulate", args.config)
+        return 2
+    from ..simulate import main
+
+    return main(config, args.record)

@@ -23,6 +23,7 @@ from .fridge import FridgeConfig, HaccpConfig, ModbusLineConfig, ZoneConfig
 from .locate import locate_line
 from .locks import DoorConfig, LockBusConfig
 from .mqtt import MqttConfig
+from .nfc import NfcConfig
 from .payment import PaymentConfig
 from .printer import PrinterConfig
 from .receipts import ReceiptsConfig
@@ -66,10 +67,14 @@ class HttpConfig(Section):
 
 
 class SimulationConfig(Section):
-    """Present only on a simulated station: the demo starts simulators at these addresses."""
+    """Present only on a simulated station: `station demo` and `station simulate` start simulators there."""
 
     enabled: bool = True
     seed: int = 1
+    door_open_delay_s: float = Field(default=0.1, ge=0, le=60, description="simulated shopper: pulse to door open")
+    door_close_after_s: float = Field(
+        default=8.0, gt=0, le=3600, description="simulated shopper: door open to closed again (goods taken)"
+    )
 
 
 class CompartmentConfig(Section):
@@ -94,9 +99,10 @@ class Config(Section):
     zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
     haccp: HaccpConfig = HaccpConfig()
     payment: PaymentConfig | None = None
-    deposit: DepositConfig | None = None
     printer: PrinterConfig | None = None
     receipts: ReceiptsConfig = ReceiptsConfig()
+    deposit: DepositConfig | None = None
+    nfc: NfcConfig | None = None
     mqtt: MqttConfig | None = None
 
     @model_validator(mode="after")
@@ -130,12 +136,11 @@ class Config(Section):
             if fridge.zone not in self.zones:
                 errors.append((("fridges", name, "zone"), f"no zone named {fridge.zone!r}"))
         if self.deposit is not None:
-            line = self.deposit.line
-            if line not in self.modbus_lines:
-                errors.append((("deposit", "line"), f"no modbus line named {line!r}"))
-            for name, fridge in self.fridges.items():
-                if fridge.line == line and fridge.unit == self.deposit.unit:
-                    errors.append((("deposit", "unit"), f"unit {fridge.unit} on line {line!r} is fridge {name!r}"))
+            if self.deposit.line not in self.modbus_lines:
+                errors.append((("deposit", "line"), f"no modbus line named {self.deposit.line!r}"))
+            taken = {f.unit for f in self.fridges.values() if f.line == self.deposit.line}
+            if self.deposit.unit in taken:
+                errors.append((("deposit", "unit"), f"unit {self.deposit.unit} is a fridge controller on that line"))
         if errors:
             raise LocatedErrors(errors)
         return self

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from jsonschema import Draft202012Validator
+from sqlalchemy import text
 
 from central.console import BrokerAccess, send_command
 from simulators.mqtt.faultproxy import FaultProxy

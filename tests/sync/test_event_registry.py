@@ -89,7 +89,6 @@ EMITTED = emitted_types()
 def test_the_scan_finds_the_known_call_sites():
     """Guards the scanner itself: it sees literals, families and names resolved to literals."""
     exact = {e.exact for e in EMITTED}
-    families = {e.family for e in EMITTED}
     assert {"audit", "alarm.raised", "stock.loaded", "haccp.anchor", "summary", "compartment.blocked"} <= exact
     assert {"sale.done", "sale.authorised", "door.opened", "door.maybe_opened", "compartment.needs_check"} <= exact
     assert len(EMITTED) >= 15

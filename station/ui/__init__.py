@@ -1,0 +1,1 @@
+"""The touchscreen: the kiosk page served by the daemon (see README.md beside this file)."""

@@ -1,0 +1,1 @@
+"""Browser tests of the touchscreen against a demo station (Playwright, Debian Chromium, axe-core)."""
