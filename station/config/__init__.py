@@ -75,6 +75,10 @@ class SimulationConfig(Section):
     door_close_after_s: float = Field(
         default=8.0, gt=0, le=3600, description="simulated shopper: door open to closed again (goods taken)"
     )
+    deposit_containers: int = Field(
+        default=6, ge=0, le=100, description="simulated shopper: containers returned each time a return starts"
+    )
+    deposit_pace_s: float = Field(default=0.8, ge=0, le=60, description="simulated shopper: seconds between containers")
 
 
 class CompartmentConfig(Section):

@@ -110,6 +110,7 @@ class DepositService(ProgressMixin):
         self._unfinished: list[tuple[str, ReturnState]] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._pending_publish: set[asyncio.Task[None]] = set()
         check_recovery(RETURN, self)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -226,6 +227,14 @@ class DepositService(ProgressMixin):
 
     def _adopt(self, return_id: str) -> None:
         self._current, self._since = return_id, self._clock()
+        self._spawn_publish(return_id)
+
+    def _spawn_publish(self, return_id: str) -> None:
+        """Show a resumed return on the screen's live view (after a restart the board is empty)."""
+        if self.board.get(return_id) is None:
+            task = asyncio.get_running_loop().create_task(self._publish(return_id), name="deposit-publish")
+            self._pending_publish.add(task)
+            task.add_done_callback(self._pending_publish.discard)
 
     # -- the screen's requests -----------------------------------------------------------------------------
     async def begin(self) -> str:
@@ -413,7 +422,7 @@ class DepositService(ProgressMixin):
             "line": self.config.line,
             "available": snap.available,
             "last_error": snap.last_error,
-            "machine_state": summary.state.name.lower() if summary else None,
+            "machine_state": None if summary is None else summary.state.name.lower(),
             "faults": [f.name.lower() for f in Fault if summary and f in summary.faults and f.name],
             "current": self._current,
             "recovering": [key for key, _ in self._unfinished],
@@ -435,7 +444,7 @@ class DepositService(ProgressMixin):
             reason = NOT_READY.get(state)
         donation = self.config.donation.recipient if self.config.donation else None
         amounts = self.config.amounts
-        return {"ready": ready, "reason": reason, "machine_state": state.name.lower() if state else None,
+        return {"ready": ready, "reason": reason, "machine_state": None if state is None else state.name.lower(),
                 "current_return_id": self._current, "donation_recipient": donation,
                 "amounts": {"single_use_cents": amounts.single_use_cents, "reusable_cents": amounts.reusable_cents,
                             "crate_cents": amounts.crate_cents}}
