@@ -78,6 +78,7 @@ class PrintService(ProgressMixin):
         self.last_status: PrinterStatus | None = None
         self.queued = 0
         self.printed = 0
+        self.cycles = 0  # completed queue cycles (each looked at the printer and the queue)
         self._clock = clock
         self._alarms: set[str] | None = None  # printer alarms open in the database (None: not read yet)
         self._wake: asyncio.Event | None = None
@@ -140,6 +141,7 @@ class PrintService(ProgressMixin):
                 break
             status = await self._send(*job)
         self.queued = await self.db.read(_count_queued)
+        self.cycles += 1
 
     def _expire_old(self, session: Session) -> int:
         limit = utcnow() - timedelta(seconds=self.config.job_max_age_s)

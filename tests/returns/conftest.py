@@ -118,6 +118,7 @@ open_detect_s = 0.4
 
 [payment]
 port = "{terminal_url}"
+decide_s = 0.3
 {comps}"""
     return text
 
@@ -144,6 +145,11 @@ class Rig:
         with contextlib.closing(sqlite3.connect(self.db_path)) as con:
             return con.execute(query, args).fetchall()
 
+    def sql_write(self, query: str, *args: Any) -> None:
+        with contextlib.closing(sqlite3.connect(self.db_path)) as con:
+            con.execute(query, args)
+            con.commit()
+
     def shopper(self, seed: int = 1) -> Shopper:
         return Shopper(self.machine, random.Random(seed))
 
@@ -162,6 +168,9 @@ class Rig:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"{what} not reached within {within} s")
             await asyncio.sleep(0.02)
+
+    async def counted(self, return_id: str, count: int) -> bool:
+        return int((await self.return_state(return_id))["count"]) == count
 
     async def return_state(self, return_id: str) -> dict[str, Any]:
         reply = await self.http.get(f"/api/returns/{return_id}")

@@ -46,7 +46,7 @@ async def test_return_session_end_to_end_voucher_stored_then_printed_and_its_bar
     follower = asyncio.create_task(_follow(rig, return_id, counts, states))
     report = await (await rig.feed([*SEVEN[:3], rejected, *SEVEN[3:]], pace_s=0.01))
     assert len(report.accepted) == 7 and len(report.rejected) == 1
-    await rig.until(lambda: _count_is(rig, return_id, 7), what="7 containers stored")
+    await rig.until(lambda: rig.counted(return_id, 7), what="7 containers stored")
 
     finished = await rig.http.post(f"/api/returns/{return_id}/finish")
     assert finished.status_code == 200, finished.text
@@ -94,10 +94,6 @@ async def test_return_session_end_to_end_voucher_stored_then_printed_and_its_bar
     page = await rig.http.get(f"/api/receipts/{voucher['receipt_id']}")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert voucher["code"] in page.text and "<svg" in page.text and "2,70 €" in page.text
-
-
-async def _count_is(rig: Rig, return_id: str, count: int) -> bool:
-    return (await rig.return_state(return_id))["count"] == count
 
 
 def _print_state(rig: Rig) -> str | None:
