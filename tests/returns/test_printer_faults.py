@@ -29,7 +29,7 @@ async def queries_after(rig: Rig, printer: PrinterSimulator, rounds: int) -> Non
     for _ in range(rounds):
         service.wake()
         done = service.cycles + 2
-        await rig.until(lambda: service.cycles >= done, what="a print queue cycle")
+        await rig.until(lambda done=done: service.cycles >= done, what="a print queue cycle")
     assert len(printer.status_queries) > asked
 
 

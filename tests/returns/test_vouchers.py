@@ -14,8 +14,7 @@ from simulators.printer import PrinterSimulator
 from station.db.engine import Database
 from station.printing import DeskSettings, ReceiptDesk
 from station.receipts import Shop
-from station.vouchers import Throttle, VoucherError, VoucherService
-from station.vouchers import ledger
+from station.vouchers import Throttle, VoucherError, VoucherService, ledger
 from sync.handlers import register_handlers
 from sync.mqttio import Incoming
 from sync.router import CommandRouter
