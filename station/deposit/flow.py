@@ -61,11 +61,12 @@ def _arrows() -> list[Arrow[ReturnState]]:
 
 def return_payload(session: Session, return_id: Any, details: dict[str, Any]) -> dict[str, Any]:
     """The money event: what was returned, what the station pays, and how."""
-    row = session.execute(select(DepositReturn).where(DepositReturn.id == return_id)).scalar_one()
+    row = session.execute(
+        select(DepositReturn).where(DepositReturn.id == return_id).execution_options(populate_existing=True)
+    ).scalar_one()
     issued = session.scalars(select(Voucher).where(Voucher.issued_for == return_id).order_by(Voucher.issued_at))
     return {
-        "return_id": row.id,
-        "state": row.state,
+        "return_id": row.id,  # "state": the engine adds the arrow's target
         "total_cents": row.total_cents,
         "count": row.count,
         "machine_cents": row.machine_cents,

@@ -103,7 +103,7 @@ class DepositService(ProgressMixin):
         self.summary: MachineSummary | None = None
         self.recovered = False
         self._owns_line = owns_line
-        self._clock = clock
+        self.clock = clock
         self._io = asyncio.Lock()
         self._current: str | None = None
         self._since = 0.0  # monotonic time of the current return's last container or change of state
@@ -175,12 +175,12 @@ class DepositService(ProgressMixin):
                                                            what=f"container {event.key}")
         crashpoints.reached("deposit_return.container")
         if owner is not None and owner == self._current:
-            self._since = self._clock()
+            self._since = self.clock()
             await self._publish(owner, "Leergut angenommen")
 
     async def _supervise(self, return_id: str) -> None:
         state = await self.db.read(lambda s: RETURN.current(s, return_id))
-        idle = self._clock() - self._since
+        idle = self.clock() - self._since
         if state is ReturnState.OPEN:
             await self.on_open(return_id)
         elif state is ReturnState.COUNTING:
@@ -226,7 +226,7 @@ class DepositService(ProgressMixin):
         self._adopt(return_id)
 
     def _adopt(self, return_id: str) -> None:
-        self._current, self._since = return_id, self._clock()
+        self._current, self._since = return_id, self.clock()
         self._spawn_publish(return_id)
 
     def _spawn_publish(self, return_id: str) -> None:
@@ -406,7 +406,7 @@ class DepositService(ProgressMixin):
         if state in FINAL and self._current == return_id:
             self._current = None
         elif self._current == return_id:
-            self._since = self._clock()
+            self._since = self.clock()
 
     async def _publish(self, return_id: str, message: str | None = None) -> None:
         view = await self.db.read(lambda s: store.view(s, return_id, self.desk))

@@ -47,7 +47,9 @@ def _arrows() -> list[Arrow[VoucherState]]:
 
 
 def voucher_payload(session: Session, voucher_id: Any, details: dict[str, Any]) -> dict[str, Any]:
-    voucher = session.execute(select(Voucher).where(Voucher.id == voucher_id)).scalar_one()
+    voucher = session.execute(
+        select(Voucher).where(Voucher.id == voucher_id).execution_options(populate_existing=True)
+    ).scalar_one()
     return {
         "voucher_id": voucher.id,
         "code": voucher.code,
@@ -57,8 +59,7 @@ def voucher_payload(session: Session, voucher_id: Any, details: dict[str, Any]) 
         "medium": voucher.medium,
         "deposit_return_id": voucher.deposit_return_id,
         "sale_id": voucher.sale_id,
-        "redeemed_by": voucher.redeemed_by,
-        "state": voucher.state,
+        "redeemed_by": voucher.redeemed_by,  # "state": the engine adds the arrow's target
         **details,
     }
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from station.purchase import FINAL
 from tests.returns.conftest import Rig
+from tests.returns.test_return_flow import assert_events_match_schemas
 from tests.returns.test_vouchers import issue
 
 BREAD, MILK = 420, 2 * (149 + 15)  # compartment 2, compartment 1 (two bottles with deposit)
@@ -65,6 +66,7 @@ async def test_a_credit_covering_everything_needs_no_terminal_and_leaves_change(
     done = json.loads(payload)
     assert (done["credit_cents"], done["card_cents"], done["payment"]) == (500, 0, None)
     assert [(v["amount_cents"], v["state"]) for v in done["vouchers"]] == [(500, "redeemed")]
+    assert {"sale.done", "voucher.redeemed", "voucher.issued"} <= assert_events_match_schemas(shop_rig)
 
 
 async def test_the_credit_comes_back_when_no_goods_are_released(shop_rig: Rig) -> None:
@@ -85,6 +87,7 @@ async def test_a_declined_card_gives_the_credit_back(shop_rig: Rig) -> None:
     assert sale["state"] == "declined"
     assert shop_rig.terminal is not None and shop_rig.terminal.ledger.transactions == []
     assert vouchers(shop_rig) == [(100, "issued", "return", "paper", None)]
+    assert "sale.declined" in assert_events_match_schemas(shop_rig)
 
 
 async def test_a_door_that_stays_shut_books_only_what_the_credit_does_not_cover(shop_rig: Rig) -> None:
@@ -97,6 +100,7 @@ async def test_a_door_that_stays_shut_books_only_what_the_credit_does_not_cover(
     assert (txn.state, txn.booked_cents) == ("booked", MILK - 100)  # only the milk came out; the credit paid 1,00
     assert (sale["state"], sale["booked_cents"]) == ("done", MILK - 100)
     assert vouchers(shop_rig) == [(100, "redeemed", "return", "paper", sale["sale_id"])]
+    assert {"sale.done", "voucher.redeemed"} <= assert_events_match_schemas(shop_rig)
 
 
 async def test_vouchers_that_cannot_pay_are_refused_before_anything_is_reserved(shop_rig: Rig) -> None:
