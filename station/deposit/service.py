@@ -167,6 +167,15 @@ class DepositService(ProgressMixin):
         self.recovered = not self._unfinished
         if self._current is not None:
             await self._supervise(self._current)
+        elif self.recovered and self.summary.session_open:
+            await self._close_orphan_session(self.summary.session_id)
+
+    async def _close_orphan_session(self, session_id: int) -> None:
+        """A session no return owns (it was counted while the machine was silent): close it, so the machine
+        does not stay blocked; what it still takes arrives as late containers, with an alarm."""
+        log.warning("deposit machine: closing session %d, which no return owns", session_id)
+        with contextlib.suppress(CommandRefused):  # it ended by itself meanwhile
+            await self.machine.command(Command.CLOSE_SESSION)
 
     async def _persist(self, event: ContainerEvent) -> None:
         """The cursor's persist step: one container, committed before its event is acknowledged."""

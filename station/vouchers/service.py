@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ..components import ComponentHealth, Status
 from ..db.engine import Database, StorageUnavailable
 from ..db.models import Sale, Voucher
-from ..flows.engine import recover
+from ..flows.engine import recover, transition
 from ..journal import raise_alarm
 from . import ledger
 from .flow import VOUCHER, VoucherState
@@ -87,8 +87,10 @@ class VoucherService:
         def write(session: Session) -> None:
             voucher = session.get_one(Voucher, voucher_id)
             sale_id = voucher.sale_id
-            if sale_id is None or session.get(Sale, sale_id) is None:
-                ledger.settle_for_sale(session, sale_id or "", 0)
+            if sale_id is None or session.get(Sale, sale_id) is None:  # no purchase to settle it: give it back
+                transition(session, VOUCHER, voucher_id, VoucherState.ISSUED, recovered=True,
+                           why="held by a purchase that does not exist")
+                voucher.sale_id = None
                 return
             if SALE.current(session, sale_id) in FINAL:
                 ledger.settle_for_sale(session, sale_id, charge_for(session, sale_id))

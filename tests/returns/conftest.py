@@ -59,6 +59,7 @@ def station_config_text(
     terminal_url: str | None = None,
     http_port: int = 0,
     extra_deposit: str = "",
+    poll_s: float = 0.02,
 ) -> str:
     """Deposit machine and printer; with `lock_url` and `terminal_url` also the lock wall and card terminal."""
     text = minimal_config(db_path, http_port)
@@ -77,7 +78,7 @@ reconnect_min_s = 0.05
 [deposit]
 line = "rs485"
 unit = {UNIT}
-poll_s = 0.02
+poll_s = {poll_s}
 idle_poll_s = 0.1
 command_timeout_s = 2.0
 voucher_prefix = 29
@@ -181,7 +182,7 @@ class Rig:
 @contextlib.asynccontextmanager
 async def running_station(
     tmp: Path, *, with_shop: bool = False, printer: PrinterSimulator | None = None, extra_deposit: str = "",
-    machine: SimulatedDepositMachine | None = None,
+    machine: SimulatedDepositMachine | None = None, poll_s: float = 0.02,
 ) -> AsyncIterator[Rig]:
     machine = machine or SimulatedDepositMachine(UNIT, fifo_capacity=16, seed=3)
     deposit_sim = DepositBusSimulator([machine], fridge_units=[1], seed=3)
@@ -199,7 +200,7 @@ async def running_station(
     migrate.upgrade(db_path)
     config = parse_config(station_config_text(db_path, deposit_url=deposit_url, printer_url=printer_url,
                                               lock_url=lock_url, terminal_url=terminal_url,
-                                              extra_deposit=extra_deposit))
+                                              extra_deposit=extra_deposit, poll_s=poll_s))
     if with_shop:
         db = Database(db_path)
         db.open_sync()

@@ -154,3 +154,5 @@ async def test_a_container_the_machine_held_while_silent_arrives_late_with_an_al
     assert ("deposit.late_container", f"deposit_return:{return_id}") in rig.sql("SELECT kind, subject FROM alarms")
     assert rig.sql("SELECT total_cents FROM deposit_returns") == [(25,)]  # what was paid stays what was paid
     assert not rig.machine.fifo  # acknowledged only after it was stored
+    await rig.until(lambda: not rig.machine.session_open, what="the session nobody owns closed")
+    assert (await rig.http.get("/api/returns")).json()["ready"] is True  # the machine is not left blocked
