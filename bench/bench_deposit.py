@@ -55,9 +55,12 @@ async def bench_receipt(n: int, transport: str) -> dict[str, list[float]]:
     printer = PrinterSimulator(seed=1)
     url = await (printer.start_tcp() if transport == "tcp" else printer.start_pty())
     driver = Printer(url, name="bench", status_timeout_s=0.5, baudrate=115200)
-    times: dict[str, list[float]] = {"render": [], "send": [], "total": []}
+    times: dict[str, list[float]] = {"render": [], "send": [], "total": [], "cold": []}
     try:
         await driver.start()
+        t0 = time.perf_counter()
+        render_receipt("deposit_voucher", voucher_receipt(0), "de")  # the first one loads python-escpos' tables
+        times["cold"].append(time.perf_counter() - t0)
         for i in range(n):
             t0 = time.perf_counter()
             data = render_receipt("deposit_voucher", voucher_receipt(i), "de")
@@ -130,6 +133,7 @@ def main() -> None:
     print(header)
     for transport in ("tcp", "pty"):
         times = asyncio.run(bench_receipt(args.n, transport))
+        print(row(f"first render in the process ({transport})", times["cold"]))
         print(row(f"render voucher receipt ({transport})", times["render"]))
         print(row(f"send to printer incl. status ({transport})", times["send"]))
         print(row(f"render + send ({transport})", times["total"]))

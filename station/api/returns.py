@@ -133,7 +133,8 @@ async def get_return(return_id: ReturnId, request: Request) -> ReturnOut:
     summary="Live count as server-sent events",
     response_class=StreamingResponse,
     responses={
-        200: {"description": "`data:` lines, each a ReturnOut as JSON, until the return is settled or ~10 minutes pass",
+        200: {"description": "`data:` lines, each a ReturnOut as JSON, until the return is settled or ~10 minutes "
+              "pass; a client that does not accept text/event-stream gets the current view once",
               "content": {"text/event-stream": {"schema": EVENT_SCHEMA}}},
         **responses(404, 422, 503),
     },
@@ -142,9 +143,13 @@ async def return_events(return_id: ReturnId, request: Request) -> StreamingRespo
     service = _service(request)
     first = await get_return(return_id, request)
 
+    # A browser's EventSource asks for text/event-stream and gets the live count; any other client gets the
+    # current view once (a counting return can last minutes: nothing should hang on it by accident).
+    live = "text/event-stream" in request.headers.get("accept", "")
+
     async def stream() -> AsyncIterator[str]:
         yield f"data: {first.model_dump_json()}\n\n"
-        if first.state in FINAL:
+        if first.state in FINAL or not live:
             return
         version = (service.board.get(return_id) or {}).get("version", 0)
         for _ in range(600):  # at most ~10 minutes per connection; the browser reconnects

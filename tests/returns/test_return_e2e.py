@@ -14,7 +14,8 @@ from tests.returns.conftest import AMOUNTS, SEVEN, SEVEN_CENTS, Rig
 
 async def _follow(rig: Rig, return_id: str, counts: list[int], states: list[str]) -> None:
     """Read the return's server-sent events until it is settled."""
-    async with rig.http.stream("GET", f"/api/returns/{return_id}/events") as stream:
+    headers = {"accept": "text/event-stream"}  # as a browser's EventSource asks
+    async with rig.http.stream("GET", f"/api/returns/{return_id}/events", headers=headers) as stream:
         async for line in stream.aiter_lines():
             if line.startswith("data: "):
                 view = json.loads(line[6:])
@@ -41,6 +42,9 @@ async def test_return_session_end_to_end_voucher_stored_then_printed_and_its_bar
     busy = await rig.http.post("/api/returns")
     assert busy.status_code == 409 and busy.json()["error"] == "busy"
 
+    once = await rig.http.get(f"/api/returns/{return_id}/events")  # not an EventSource: the view once, not a stream
+    assert [json.loads(line[6:])["state"] for line in once.text.splitlines() if line.startswith("data: ")] == [
+        "counting"]
     counts: list[int] = []
     states: list[str] = []
     follower = asyncio.create_task(_follow(rig, return_id, counts, states))
