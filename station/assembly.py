@@ -14,6 +14,7 @@ from .lockwall import LockWall
 from .lockwall.remote import RemoteDoors
 from .purchase import PurchaseService
 from .purchase.flow import held_compartments
+from .retention import Retention
 
 
 def build_station(config: Config, *, file_config: Config | None = None, overlay: OverlayState | None = None) -> Station:
@@ -42,6 +43,8 @@ def build_station(config: Config, *, file_config: Config | None = None, overlay:
         settled_first.append(station.purchases.recovery.finished)
     if station.lockwall is not None:
         station.add(CompartmentRecovery(station.db, holders, settled_first))
+    delivered_days = config.mqtt.delivered_retention_days if config.mqtt is not None else None
+    station.add(Retention(config.retention, station.db, delivered_days=delivered_days))
     if config.mqtt is not None:
         from sync.component import SyncComponent  # only stations that sync load paho
 

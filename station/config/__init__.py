@@ -26,6 +26,7 @@ from .mqtt import MqttConfig
 from .nfc import NfcConfig
 from .payment import PaymentConfig
 from .printer import PrinterConfig
+from .retention import RetentionConfig
 from .ui import UiConfig
 
 __all__ = [
@@ -103,6 +104,7 @@ class Config(Section):
     deposit: DepositConfig | None = None
     nfc: NfcConfig | None = None
     ui: UiConfig = UiConfig()
+    retention: RetentionConfig = RetentionConfig()
     mqtt: MqttConfig | None = None
 
     @model_validator(mode="after")
