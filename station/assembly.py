@@ -6,6 +6,7 @@ from typing import Any
 
 from .cardterminal import CardTerminal
 from .coldchain import ColdChain
+from .compartments.recovery import CompartmentRecovery
 from .config import Config, ConfigError
 from .config.overlay import OverlayState, apply_overlay
 from .daemon import Station
@@ -13,6 +14,8 @@ from .lockwall import LockWall
 from .lockwall.remote import RemoteDoors
 from .printing import PrintService, desk_from_config
 from .purchase import PurchaseService
+from .purchase.flow import held_compartments
+from .retention import Retention
 from .vouchers import VoucherService
 
 
@@ -51,10 +54,18 @@ def build_station(config: Config, *, file_config: Config | None = None, overlay:
     if config.payment is not None:
         station.terminal = CardTerminal(config.payment, station.db, timezone=config.station.timezone)
         station.add(station.terminal)
+    holders: list[Any] = []
+    settled_first: list[Any] = []
     if station.terminal is not None and station.lockwall is not None:
         station.purchases = PurchaseService(station.db, station.terminal, station.lockwall, vouchers=station.vouchers,
                                             receipts=station.receipts, printing=station.printing)
         station.add(station.purchases)
+        holders.append(held_compartments)
+        settled_first.append(station.purchases.recovery.finished)
+    if station.lockwall is not None:
+        station.add(CompartmentRecovery(station.db, holders, settled_first))
+    delivered_days = config.mqtt.delivered_retention_days if config.mqtt is not None else None
+    station.add(Retention(config.retention, station.db, delivered_days=delivered_days))
     if config.mqtt is not None:
         from sync.component import SyncComponent  # only stations that sync load paho
 

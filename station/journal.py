@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from .db.engine import hot_cursor
 from .db.models import Alarm, AuditEntry, Priority
-from .db.types import utcnow
+from .db.types import to_db_time, utcnow
 from .outbox import record_event
 
 _AUDIT_INSERT = insert(AuditEntry).returning(AuditEntry.id)  # Core: audit entries are written on every step
@@ -45,6 +47,21 @@ def audit(
         priority=Priority.STOCK,
     )
     return int(entry_id)
+
+
+_AUDIT_SQL = (
+    "INSERT INTO audit_log (at, actor, action, subject, reason, reference, details)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+
+
+def audit_raw(session: Session, action: str, subject: str, actor: str, reason: str | None, reference: str | None,
+              details: dict[str, Any]) -> int:
+    """An audit-log row only (no event), on the transaction's own cursor: the flow engine's hot path."""
+    row = hot_cursor(session).execute(
+        _AUDIT_SQL, (to_db_time(utcnow()), actor, action, subject, reason, reference, json.dumps(details))
+    ).fetchone()
+    return int(row[0])
 
 
 def open_alarm(session: Session, kind: str, subject: str) -> Alarm | None:

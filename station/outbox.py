@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .db.engine import raw_cursor, rowcount
+from .db.engine import hot_cursor, rowcount
 from .db.models import Counter, OutboxEvent, Priority
 from .db.types import to_db_time, utcnow
 
@@ -55,22 +55,19 @@ def record_event(
     if priority is not Priority.TELEMETRY and expires_at is not None:
         raise ValueError("only telemetry may expire; money, alarms, orders and audit never do")
     stream = TELEMETRY if priority is Priority.TELEMETRY else MAIN
-    cursor = raw_cursor(session)
-    try:
-        row = cursor.execute(_NEXT, (f"outbox.{stream}",)).fetchone()
-        if row is None:
-            raise LookupError(f"counter outbox.{stream} is missing: database not migrated?")
-        seq = row[0]
-        event_id = str(uuid.uuid4())
-        cursor.execute(
-            _INSERT,
-            (
-                event_id, session.info["db_epoch"], stream, seq, type, schema_version, int(priority),
-                json.dumps(payload), to_db_time(utcnow()), to_db_time(expires_at) if expires_at else None,
-            ),
-        )
-    finally:
-        cursor.close()
+    cursor = hot_cursor(session)
+    row = cursor.execute(_NEXT, (f"outbox.{stream}",)).fetchone()
+    if row is None:
+        raise LookupError(f"counter outbox.{stream} is missing: database not migrated?")
+    seq = row[0]
+    event_id = str(uuid.uuid4())
+    cursor.execute(
+        _INSERT,
+        (
+            event_id, session.info["db_epoch"], stream, seq, type, schema_version, int(priority),
+            json.dumps(payload), to_db_time(utcnow()), to_db_time(expires_at) if expires_at else None,
+        ),
+    )
     return RecordedEvent(event_id, stream, seq, type)
 
 

@@ -34,6 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     openapi = sub.add_parser("openapi", help="print the HTTP API's OpenAPI document (JSON)")
     openapi.set_defaults(handler=cmd_openapi)
 
+    flows = sub.add_parser("flows", help="print every flow's arrow table and recovery (Markdown)")
+    flows.add_argument("--update", type=Path, help="rewrite the generated block of this file (docs/architecture.md)")
+    flows.set_defaults(handler=cmd_flows)
+
     db = sub.add_parser("db", help="database schema migrations")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     for name, handler, text in (
@@ -82,6 +86,16 @@ def cmd_config_reference(args: argparse.Namespace) -> int:
     from ..config.reference import render
 
     sys.stdout.write(render(Config))
+    return 0
+
+
+def cmd_flows(args: argparse.Namespace) -> int:
+    from ..flows import docs
+
+    if args.update is None:
+        sys.stdout.write(docs.render() + "\n")
+        return 0
+    args.update.write_text(docs.replace_in(args.update.read_text()))
     return 0
 
 

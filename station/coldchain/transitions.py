@@ -46,6 +46,7 @@ def _block_payload(session: Session, block_id: Any, details: dict[str, Any]) -> 
 BLOCK = Flow(
     name="coldchain_block",
     table=ColdChainBlock.__table__,  # type: ignore[arg-type]
+    model=ColdChainBlock,
     states=BlockState,
     arrows=[
         Arrow(None, BlockState.BLOCKED, "beyond its limit longer than the delay: no sale, no pick-up",

@@ -76,7 +76,7 @@ def _arrows() -> list[Arrow[Slot]]:
     for target, why in ((Slot.LOADED, "checked: goods in it"), (Slot.EMPTY, "checked: empty"),
                         (Slot.HOLDING, "checked: the order is in it")):
         a.append(Arrow(Slot.NEEDS_CHECK, target, why, event="compartment.checked", clears="compartment.needs_check"))
-    for source in AT_REST - {Slot.OUT_OF_SERVICE}:
+    for source in [s for s in Slot if s in AT_REST and s is not Slot.OUT_OF_SERVICE]:  # enum order: stable docs
         a.append(Arrow(source, Slot.OUT_OF_SERVICE, "taken out of service", event="compartment.out_of_service"))
     a.append(Arrow(Slot.OUT_OF_SERVICE, Slot.NEEDS_CHECK, "back in service; contents unknown until checked",
                    event="compartment.needs_check", alarm="compartment.needs_check"))
@@ -86,6 +86,7 @@ def _arrows() -> list[Arrow[Slot]]:
 COMPARTMENT = Flow(
     name="compartment",
     table=Compartment.__table__,  # type: ignore[arg-type]
+    model=Compartment,
     states=Slot,
     state="status",
     arrows=_arrows(),

@@ -27,6 +27,8 @@ from .nfc import NfcConfig
 from .payment import PaymentConfig
 from .printer import PrinterConfig
 from .receipts import ReceiptsConfig
+from .retention import RetentionConfig
+from .ui import UiConfig
 
 __all__ = [
     "CompartmentConfig",
@@ -107,6 +109,8 @@ class Config(Section):
     receipts: ReceiptsConfig = ReceiptsConfig()
     deposit: DepositConfig | None = None
     nfc: NfcConfig | None = None
+    ui: UiConfig = UiConfig()
+    retention: RetentionConfig = RetentionConfig()
     mqtt: MqttConfig | None = None
 
     @model_validator(mode="after")

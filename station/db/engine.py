@@ -101,6 +101,7 @@ def make_engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file; existing ones: see vacuum_mode
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
@@ -111,8 +112,9 @@ def make_engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front, so a read-then-write transaction
         # can never fail with SQLITE_BUSY when it upgrades to writing.
+        # Straight on the sqlite3 connection: this runs before every transaction.
         mode = conn.get_execution_options().get("begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        conn.connection.dbapi_connection.execute(f"BEGIN {mode}")
 
     return engine
 
@@ -277,11 +279,22 @@ class Database:
 
 
 def raw_cursor(session: Session) -> sqlite3.Cursor:
-    """The sqlite3 cursor of the session's transaction, for hot paths that skip the ORM."""
+    """A new sqlite3 cursor on the session's transaction, for bulk work that skips the ORM (close it after)."""
     driver = session.connection().connection.driver_connection
     if driver is None:
         raise DatabaseError("the session has no open connection")
     return driver.cursor()
+
+
+def hot_cursor(session: Session) -> sqlite3.Cursor:
+    """The session's one shared sqlite3 cursor for the hottest statements (flow arrows, audit, outbox).
+
+    Shared: consume each result at once (`fetchone`, `list`) before the next statement; never close it.
+    """
+    cursor = session.info.get("hot_cursor")
+    if cursor is None:
+        cursor = session.info["hot_cursor"] = raw_cursor(session)
+    return cursor
 
 
 def rowcount(result: Any) -> int:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -293,6 +294,7 @@ class OutboxEvent(Base):
     __table_args__ = (
         UniqueConstraint("stream", "seq", name="uq_outbox_stream_seq"),
         Index("ix_outbox_pending", "delivered_at", "priority", "seq"),
+        Index("ix_outbox_pending_age", "created_at", sqlite_where=text("delivered_at IS NULL")),
     )
 
 

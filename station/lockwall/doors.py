@@ -100,6 +100,7 @@ def _arrows() -> list[Arrow[DoorState]]:
 DOOR = Flow(
     name="door",
     table=DoorOperation.__table__,  # type: ignore[arg-type]
+    model=DoorOperation,
     states=DoorState,
     arrows=_arrows(),
     final=frozenset({DoorState.CLOSED, DoorState.FAILED, DoorState.MAYBE_OPENED, DoorState.UNTOUCHED}),

@@ -42,6 +42,7 @@ def _payload(session: Session, order_id: Any, details: dict[str, Any]) -> dict[s
 ORDER = Flow(
     name="order",
     table=Order.__table__,  # type: ignore[arg-type]
+    model=Order,
     states=OrderState,
     arrows=[
         Arrow(None, OrderState.ANNOUNCED, "the platform announced it", event="order.created"),

@@ -14,8 +14,12 @@ voucher code: the ledger, not the paper, decides whether a voucher can still be 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
-from ..db.returns_models import PrintJob
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db.returns_models import PrintJob, Receipt
 from ..flows.engine import Arrow, Flow
 
 
@@ -38,9 +42,20 @@ def _arrows() -> list[Arrow[PrintState]]:
         Arrow(P.QUEUED, P.SENDING, "the printer is ready: about to send the bytes", audit=False),
         Arrow(P.SENDING, P.PRINTED, "the status after the job shows no fault", audit=False),
         Arrow(P.SENDING, P.QUEUED, "refused before a byte was sent: stays in the queue", audit=False),
-        Arrow(P.SENDING, P.UNCONFIRMED, "sent (or maybe sent), not confirmed: never sent again"),
-        Arrow(P.QUEUED, P.EXPIRED, "too old to print: the digital receipt is the receipt"),
+        Arrow(P.SENDING, P.UNCONFIRMED, "sent (or maybe sent), not confirmed: never sent again",
+              event="print_job.unconfirmed"),
+        Arrow(P.QUEUED, P.EXPIRED, "too old to print: the digital receipt is the receipt", event="print_job.expired"),
     ]
+
+
+def job_payload(session: Session, job_id: Any, details: dict[str, Any]) -> dict[str, Any]:
+    """What did not reach the paper: the receipt (kind and what it belongs to, e.g. a voucher) and why."""
+    row = session.execute(
+        select(PrintJob.receipt_id, PrintJob.attempts, PrintJob.created_at, Receipt.kind, Receipt.reference)
+        .join(Receipt, Receipt.id == PrintJob.receipt_id).where(PrintJob.id == job_id)
+    ).one()
+    return {"job_id": job_id, "receipt_id": row.receipt_id, "kind": row.kind, "receipt_of": row.reference,
+            "attempts": row.attempts, "queued_at": row.created_at.isoformat(), **details}
 
 
 PRINT_JOB = Flow(
@@ -53,4 +68,5 @@ PRINT_JOB = Flow(
         PrintState.QUEUED: "nothing to do: the queue sends it when the printer is ready, or lets it expire",
         PrintState.SENDING: "unconfirmed: bytes may have gone out before the crash, so it is never sent again",
     },
+    payload=job_payload,
 )

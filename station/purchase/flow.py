@@ -39,6 +39,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..compartments import owner
+from ..db.engine import hot_cursor
 from ..db.models import Payment, Priority, Sale, SaleLine
 from ..db.types import utcnow
 from ..flows.engine import Arrow, Flow, transition
@@ -121,42 +122,43 @@ def _arrows() -> list[Arrow[SaleState]]:
     ]
 
 
+_SALE_SQL = "SELECT state, total_cents, booked_cents, credit_cents, card_cents FROM sales WHERE id = ?"
+# The vouchers holding or redeemed for the sale (given-back ones have left it).
+_VOUCHERS_SQL = (
+    "SELECT id, amount_cents, state FROM vouchers WHERE sale_id = ? AND state IN ('held', 'redeemed')"
+    " ORDER BY issued_at, id"
+)
+_VOUCHER_KEYS = ("voucher_id", "amount_cents", "state")
+_LINES_SQL = (
+    "SELECT compartment_id, product_id, gtin, quantity, unit_price_cents, deposit_cents, vat_rate_bp, state"
+    " FROM sale_lines WHERE sale_id = ? ORDER BY id"
+)
+_PAYMENT_SQL = (
+    "SELECT state, receipt_no, trace_no, terminal_id, amount_cents FROM payments"
+    " WHERE sale_id = ? AND kind = 'authorisation' ORDER BY id DESC LIMIT 1"
+)
+_LINE_KEYS = ("compartment", "product_id", "gtin", "quantity", "unit_price_cents", "deposit_cents", "vat_rate_bp",
+              "state")
+_PAYMENT_KEYS = ("state", "receipt_no", "trace_no", "terminal_id", "amount_cents")
+
+
 def sale_payload(session: Session, sale_id: Any, details: dict[str, Any]) -> dict[str, Any]:
-    """The money event: the sale, its lines with GTIN, and what the terminal said."""
-    sale = session.execute(
-        select(Sale.state, Sale.total_cents, Sale.booked_cents, Sale.credit_cents, Sale.card_cents)
-        .where(Sale.id == sale_id)
-    ).one()
-    lines = session.scalars(select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.id))
-    payment = authorisation(session, sale_id)
+    """The money event: the sale, its lines with GTIN, what the terminal said, the credit (plain SQL: every arrow)."""
+    cursor = hot_cursor(session)
+    state, total, booked, credit, card = cursor.execute(_SALE_SQL, (sale_id,)).fetchone()
+    lines = [dict(zip(_LINE_KEYS, row, strict=True)) for row in cursor.execute(_LINES_SQL, (sale_id,))]
+    payment = cursor.execute(_PAYMENT_SQL, (sale_id,)).fetchone()
+    credits = [dict(zip(_VOUCHER_KEYS, row, strict=True)) for row in cursor.execute(_VOUCHERS_SQL, (sale_id,))]
     return {
         "sale_id": sale_id,
-        "state": sale.state,
-        "total_cents": sale.total_cents,
-        "booked_cents": sale.booked_cents,
-        "credit_cents": sale.credit_cents,
-        "card_cents": sale.card_cents,
-        "vouchers": [
-            {"voucher_id": v.id, "amount_cents": v.amount_cents, "state": v.state}
-            for v in vouchers.held_by(session, sale_id, ("held", "redeemed"))
-        ],
-        "lines": [
-            {
-                "compartment": line.compartment_id,
-                "product_id": line.product_id,
-                "gtin": line.gtin,
-                "quantity": line.quantity,
-                "unit_price_cents": line.unit_price_cents,
-                "deposit_cents": line.deposit_cents,
-                "vat_rate_bp": line.vat_rate_bp,
-                "state": line.state,
-            }
-            for line in lines
-        ],
-        "payment": None
-        if payment is None
-        else {"state": payment.state, "receipt_no": payment.receipt_no, "trace_no": payment.trace_no,
-              "terminal_id": payment.terminal_id, "amount_cents": payment.amount_cents},
+        "state": state,
+        "total_cents": total,
+        "booked_cents": booked,
+        "credit_cents": credit,
+        "card_cents": card,
+        "vouchers": credits,
+        "lines": lines,
+        "payment": None if payment is None else dict(zip(_PAYMENT_KEYS, payment, strict=True)),
         **details,
     }
 
@@ -164,6 +166,7 @@ def sale_payload(session: Session, sale_id: Any, details: dict[str, Any]) -> dic
 SALE = Flow(
     name="sale",
     table=Sale.__table__,  # type: ignore[arg-type]
+    model=Sale,
     states=SaleState,
     arrows=_arrows(),
     final=FINAL,
@@ -181,6 +184,18 @@ SALE = Flow(
     },
     payload=sale_payload,
 )
+
+
+_LINE_SQL = (
+    "INSERT INTO sale_lines (sale_id, compartment_id, product_id, quantity, unit_price_cents, deposit_cents,"
+    " vat_rate_bp, gtin, state) VALUES (:sale_id, :compartment_id, :product_id, :quantity, :unit_price_cents,"
+    " :deposit_cents, :vat_rate_bp, :gtin, :state)"
+)
+
+
+def insert_line(session: Session, values: dict[str, Any]) -> None:
+    """One sale line (plain SQL, as the flow's own rows)."""
+    hot_cursor(session).execute(_LINE_SQL, values)
 
 
 def move(session: Session, sale_id: str, state: SaleState, *, actor: str = "system", **details: Any) -> SaleState:
@@ -203,6 +218,16 @@ def _settle_compartments(session: Session, sale_id: str) -> None:
         outcome = {RELEASED: "released", MAYBE_RELEASED: "maybe", DOOR_FAULT: "door_fault"}.get(line_state,
                                                                                                 "not_released")
         owner.sale_settled(session, compartment, sale_id, outcome)
+
+
+def held_compartments(session: Session) -> set[int]:
+    """Compartments reserved by purchases that are not final yet (they settle them themselves)."""
+    unfinished = [s.value for s in SALE.unfinished_states()]
+    return set(
+        session.scalars(
+            select(SaleLine.compartment_id).join(Sale, Sale.id == SaleLine.sale_id).where(Sale.state.in_(unfinished))
+        )
+    )
 
 
 def mark_lines(session: Session, sale_id: str, outcomes: dict[int, str]) -> None:

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from payments.zvt import (
@@ -197,8 +197,8 @@ class PurchaseService:
                                             updated_at=now))
         if codes:  # held in this transaction: a voucher is never in two purchases, nor lost if this one fails
             credit = sum(v.amount_cents for v in vouchers.hold_for_sale(session, codes, sale_id))
-            sale = session.get_one(Sale, sale_id)
-            sale.credit_cents, sale.card_cents = credit, max(0, total - credit)
+            session.execute(update(Sale).where(Sale.id == sale_id).values(credit_cents=credit,
+                                                                          card_cents=max(0, total - credit)))
         for comp_id in compartments:
             offer = by_compartment[comp_id]
             session.execute(

@@ -202,6 +202,7 @@ def settle_for_sale(session: Session, sale_id: str, released_cents: int) -> Vouc
             transition(session, VOUCHER, voucher.id, VoucherState.ISSUED, reason="sale", reference=sale_id,
                        why="the purchase ended without goods")
             voucher.sale_id = None
+        session.flush()  # the sale's event (plain SQL) must not see a given-back voucher as still its own
         return None
     for voucher in held:
         voucher.redeemed_by, voucher.redeemed_at = sale_id, now

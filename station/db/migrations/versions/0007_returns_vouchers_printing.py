@@ -1,7 +1,7 @@
 """deposit returns, voucher ledger, credit at the till, digital receipts and the print queue
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 
 - deposit_returns gains the machine's session ids, the container count, what the machine credited
@@ -19,8 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
