@@ -112,6 +112,7 @@ SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
     "already_redeemed": ServiceErrorRule(409, "Dieser Pfandbon wurde bereits eingelöst"),
     "throttled": ServiceErrorRule(429, "Zu viele Versuche – bitte eine Minute warten"),
     "not_found": ServiceErrorRule(404, "Diesen Vorgang gibt es nicht", service_text=False),
+    "unknown_voucher": ServiceErrorRule(404, "Diesen Pfandbon kennt die Station nicht"),
     "invalid": ServiceErrorRule(422, "Diese Auswahl ist nicht möglich"),
     "storage_unavailable": ServiceErrorRule(503, STORAGE_MESSAGE, service_text=False),
     "unavailable": ServiceErrorRule(503, "Dieser Dienst ist an der Station gerade nicht verfügbar"),
@@ -120,7 +121,7 @@ SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
 # What each status means in the OpenAPI document.
 DESCRIPTIONS = {
     400: "The body is not JSON (`malformed_json`).",
-    404: "Not found (`not_found`).",
+    404: "Not found (`not_found`; a voucher code the station does not know: `unknown_voucher`).",
     409: "Not now: `busy`, `not_available`, `too_late` or `already_redeemed` (a voucher used before); `message` "
     "says what to do.",
     422: "The request does not fit the schema (`invalid_request`, with `detail`), or the service refused "

@@ -162,7 +162,7 @@ async def get_offers(request: Request) -> list[OfferOut]:
     response_model=PurchaseOut,
     responses={
         202: {"description": "Started: follow it with the links", "links": SALE_LINKS},
-        **responses(400, 409, 422, 429, 503),
+        **responses(400, 404, 409, 422, 429, 503),
     },
     summary="Start a purchase: reserve the compartments, apply vouchers, ask the card for the rest",
 )

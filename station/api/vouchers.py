@@ -64,7 +64,7 @@ def _voucher(data: dict[str, Any]) -> VoucherOut:
 
 
 @router.post("/vouchers/check", operation_id="check_voucher", response_model=VoucherOut,
-             responses=responses(400, 404, 409, 422, 429, 503),
+             responses=responses(400, 404, 422, 429, 503),
              summary="What a voucher is worth and whether it can pay now (changes nothing)")
 async def check_voucher(body: CodeIn, request: Request) -> VoucherOut:
     try:

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from common.availability import Availability
@@ -45,14 +44,12 @@ from ..components import ComponentHealth, ProgressMixin, Status, cancel_tasks
 from ..config.deposit import DepositConfig
 from ..db.engine import Database, StorageUnavailable
 from ..db.models import DepositReturn
-from ..db.types import utcnow
-from ..flows.engine import InvalidTransition, check_recovery, created, recover, transition
+from ..flows.engine import check_recovery, recover, transition
 from ..journal import raise_alarm
-from ..vouchers import ledger
-from ..vouchers.receipt import create_voucher_receipt
-from . import store
+from . import payout, store
 from .flow import FINAL, RETURN, SETTLED, ReturnState
 from .live import LiveBoard
+from .texts import NOT_READY, SETTLED_TEXT, SILENT, STATE_TEXT, STORAGE_TEXT
 
 if TYPE_CHECKING:
     from ..printing import PrintService, ReceiptDesk
@@ -60,15 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MACHINE_ERRORS = (ModbusError, ProtocolError, CommandTimeout)
-NOT_READY = {
-    State.BIN_FULL: "Der Pfandautomat ist voll – bitte später wiederkommen",
-    State.FAULT: "Der Pfandautomat hat eine Störung",
-    State.OUT_OF_ORDER: "Der Pfandautomat ist außer Betrieb",
-    State.SESSION: "Am Pfandautomaten läuft gerade eine Rückgabe",
-    State.BUSY: "Am Pfandautomaten läuft gerade eine Rückgabe",
-}
-SILENT = "Der Pfandautomat antwortet gerade nicht – bitte später erneut versuchen"
-STORAGE_TEXT = "Der Speicher der Station ist gerade nicht beschreibbar – bitte später erneut versuchen"
 
 
 class DepositError(Exception):
@@ -116,7 +104,7 @@ class DepositService(ProgressMixin):
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         self.cursor.last_persisted = await self.db.read(store.last_event_key)
-        self._unfinished = await self.db.read(_unfinished_newest_first)
+        self._unfinished = await self.db.read(store.unfinished_newest_first)
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="deposit-machine")
 
@@ -266,7 +254,7 @@ class DepositService(ProgressMixin):
                 raise DepositError("not_available", NOT_READY.get(status.state, SILENT))
             return_id = str(uuid.uuid4())
             try:
-                await self.db.write(lambda s: _create(s, return_id, status.session_id))
+                await self.db.write(lambda s: store.create_return(s, return_id, status.session_id))
             except StorageUnavailable:
                 raise DepositError("storage_unavailable", STORAGE_TEXT) from None
             self._adopt(return_id)
@@ -371,33 +359,11 @@ class DepositService(ProgressMixin):
 
     async def _settle(self, return_id: str, choice: str, *, actor: str, why: str | None = None) -> None:
         target = SETTLED[choice]
-        queued = await self.db.write(lambda s: self._settle_tx(s, return_id, choice, actor, why))
+        queued = await self.db.write(lambda s: payout.settle(s, self.config, self.desk, return_id, choice, actor, why))
         self.reported(return_id, target)
         if queued and self.printing is not None:
             self.printing.wake()
-        await self._publish(return_id, _SETTLED_TEXT[target])
-
-    def _settle_tx(self, session: Session, return_id: str, choice: str, actor: str, why: str | None) -> int:
-        """Vouchers (issued), their receipts and print jobs, and the final state: one transaction."""
-        row = session.get_one(DepositReturn, return_id)
-        if RETURN.current(session, return_id) is not ReturnState.CHOOSING:
-            raise InvalidTransition(f"return {return_id} is not choosing")
-        row.choice = choice
-        queued = 0
-        if choice in ("voucher", "credit"):
-            amounts = ledger.split_amount(row.total_cents)
-            items = store.receipt_items(row) if len(amounts) == 1 else []
-            medium = "paper" if choice == "voucher" else "credit"
-            for amount in amounts:
-                voucher = ledger.issue(session, amount, prefix=self.config.voucher_prefix, origin="return",
-                                       medium=medium, actor=actor, reference=return_id, deposit_return_id=return_id)
-                queue = medium == "paper" and self.desk.has_printer
-                _receipt, job = create_voucher_receipt(session, self.desk, voucher, items, queue=queue)
-                queued += job is not None
-        recipient = self.config.donation.recipient if choice == "donation" and self.config.donation else None
-        transition(session, RETURN, return_id, SETTLED[choice], actor=actor, expect={ReturnState.CHOOSING},
-                   reason="deposit_return", reference=return_id, why=why, recipient=recipient)
-        return queued
+        await self._publish(return_id, SETTLED_TEXT[target])
 
     async def _commit(self, return_id: str, state: ReturnState, **details: Any) -> None:
         def write(session: Session) -> None:
@@ -408,7 +374,7 @@ class DepositService(ProgressMixin):
 
         await self.db.write_until_committed(write, what=f"return {return_id} {state}")
         self.reported(return_id, state)
-        await self._publish(return_id, _STATE_TEXT.get(state))
+        await self._publish(return_id, STATE_TEXT.get(state))
 
     def reported(self, return_id: str, state: ReturnState) -> None:
         crashpoints.reached(f"deposit_return.{state}")
@@ -460,31 +426,3 @@ class DepositService(ProgressMixin):
 
 
 _WORKING = (State.READY, State.SESSION, State.BUSY)
-_STATE_TEXT = {
-    ReturnState.COUNTING: "Bitte Leergut einzeln einlegen",
-    ReturnState.CHOOSING: "Fertig – bitte Pfandbon, Guthaben oder Spende wählen",
-    ReturnState.CANCELLED: "Die Rückgabe wurde beendet",
-}
-_SETTLED_TEXT = {
-    ReturnState.VOUCHER: "Ihr Pfandbon wird gedruckt – er ist auch über den QR-Code abrufbar",
-    ReturnState.CREDIT: "Ihr Guthaben ist bereit – jetzt einkaufen",
-    ReturnState.DONATED: "Vielen Dank für Ihre Spende!",
-}
-
-
-def _create(session: Session, return_id: str, session_before: int) -> None:
-    now = utcnow()
-    session.execute(insert(DepositReturn).values(id=return_id, state=ReturnState.OPEN.value, total_cents=0, count=0,
-                                                 machine_cents=0, items={}, session_before=session_before,
-                                                 created_at=now, updated_at=now))
-    created(session, RETURN, return_id, actor="shopper", reason="deposit_return", reference=return_id,
-            session_before=session_before)
-
-
-def _unfinished_newest_first(session: Session) -> list[tuple[str, ReturnState]]:
-    rows = session.execute(
-        select(DepositReturn.id, DepositReturn.state)
-        .where(DepositReturn.state.in_([s.value for s in RETURN.unfinished_states()]))
-        .order_by(DepositReturn.created_at.desc())  # newest first: it becomes the current one
-    )
-    return [(key, ReturnState(state)) for key, state in rows]

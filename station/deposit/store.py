@@ -15,10 +15,11 @@ from deposit.protocol import next_seq
 from ..db.models import DepositReturn, Voucher
 from ..db.returns_models import DepositReturnItem
 from ..db.types import utcnow
+from ..flows.engine import created
 from ..journal import raise_alarm
 from ..receipts import DepositItem
 from ..vouchers.receipt import KIND as VOUCHER_RECEIPT
-from .flow import FINAL, LATE_ALARM, ReturnState
+from .flow import FINAL, LATE_ALARM, RETURN, ReturnState
 
 if TYPE_CHECKING:
     from ..printing import ReceiptDesk
@@ -115,3 +116,21 @@ def view(session: Session, return_id: str, desk: ReceiptDesk | None = None) -> d
         "vouchers": out,
         "created_at": row.created_at.isoformat(),
     }
+
+
+def create_return(session: Session, return_id: str, session_before: int) -> None:
+    now = utcnow()
+    session.execute(insert(DepositReturn).values(id=return_id, state=ReturnState.OPEN.value, total_cents=0, count=0,
+                                                 machine_cents=0, items={}, session_before=session_before,
+                                                 created_at=now, updated_at=now))
+    created(session, RETURN, return_id, actor="shopper", reason="deposit_return", reference=return_id,
+            session_before=session_before)
+
+
+def unfinished_newest_first(session: Session) -> list[tuple[str, ReturnState]]:
+    rows = session.execute(
+        select(DepositReturn.id, DepositReturn.state)
+        .where(DepositReturn.state.in_([s.value for s in RETURN.unfinished_states()]))
+        .order_by(DepositReturn.created_at.desc())  # newest first: it becomes the current one
+    )
+    return [(key, ReturnState(state)) for key, state in rows]

@@ -70,9 +70,9 @@ log = logging.getLogger(__name__)
 
 STORAGE_TEXT = "Der Speicher der Station ist gerade nicht beschreibbar – bitte später erneut versuchen"
 WITH_GOODS = (SaleState.DONE, SaleState.CHARGE_UNKNOWN)  # final states after which the shopper gets a receipt
-# A voucher's refusal as the purchase's answer (an unknown code is a wrong choice, not a missing purchase).
-VOUCHER_CODES = {"not_found": "invalid", "invalid": "invalid", "busy": "busy", "already_redeemed": "already_redeemed",
-                 "throttled": "throttled"}
+# A voucher's refusal as the purchase's answer (an unknown code is not a missing purchase).
+VOUCHER_CODES = {"not_found": "unknown_voucher", "invalid": "invalid", "busy": "busy",
+                 "already_redeemed": "already_redeemed", "throttled": "throttled"}
 
 
 class PurchaseError(Exception):

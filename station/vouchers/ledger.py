@@ -119,19 +119,22 @@ def normalise(code: str) -> str:
 
 
 def find(session: Session, code: str) -> Voucher:
-    """The ledger row for a code; VoucherError invalid / not_found (with an alarm for an altered code)."""
+    """The ledger row for a code; VoucherError not_found for anything else (with an alarm for an altered code).
+
+    A misread (check digit) and a code of another shop are "no such voucher" too: the message tells which.
+    """
     text = normalise(code)
     try:
         prefix = int(text[:2]) if text[:2].isdigit() else -1
         parsed = parse_code(text, prefix)
     except VoucherCodeError:
-        raise VoucherError("invalid", "Das ist keine gültige Pfandbon-Nummer – bitte prüfen") from None
+        raise VoucherError("not_found", "Das ist keine gültige Pfandbon-Nummer – bitte prüfen") from None
     voucher = session.scalar(select(Voucher).where(Voucher.serial == f"{parsed.serial:06d}"))
     if voucher is None:
         raise VoucherError("not_found", "Diesen Pfandbon kennt die Station nicht")
     if voucher.code != text:  # the serial is real, the amount (or prefix) is not: an altered copy
         raise VoucherError(
-            "invalid",
+            "not_found",
             "Dieser Pfandbon ist ungültig",
             alarm=("voucher.altered", f"voucher:{voucher.id}", {"presented": text, "serial": voucher.serial}),
         )

@@ -109,6 +109,6 @@ async def test_vouchers_that_cannot_pay_are_refused_before_anything_is_reserved(
     too_much = await shop_rig.http.post("/api/purchases", json={"compartments": [2], "vouchers": [code, other]})
     assert too_much.status_code == 422 and "99,99" in too_much.json()["message"]
     unknown = await shop_rig.http.post("/api/purchases", json={"compartments": [2], "vouchers": ["2912345600019"]})
-    assert unknown.status_code == 422, unknown.text
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_voucher", unknown.text
     assert shop_rig.sql("SELECT count(*) FROM sales") == [(0,)]
     assert shop_rig.sql("SELECT state FROM vouchers") == [("issued",), ("issued",)]

@@ -155,4 +155,4 @@ async def test_a_container_the_machine_held_while_silent_arrives_late_with_an_al
     assert rig.sql("SELECT total_cents FROM deposit_returns") == [(25,)]  # what was paid stays what was paid
     assert not rig.machine.fifo  # acknowledged only after it was stored
     await rig.until(lambda: not rig.machine.session_open, what="the session nobody owns closed")
-    assert (await rig.http.get("/api/returns")).json()["ready"] is True  # the machine is not left blocked
+    await rig.until(lambda: rig.station.deposit.status()["ready"], what="ready again")  # not left blocked
