@@ -61,7 +61,7 @@ async def _receipt(request: Request, receipt_id: str) -> tuple[Any, Any]:
 @router.get(
     "/receipts/{receipt_id}",
     operation_id="receipt_page",
-    response_class=HTMLResponse,
+    response_class=Response,  # the page is text/html (below); errors stay JSON ErrorOut
     responses={200: {"description": "The receipt as a page", "content": {"text/html": {"schema": {"type": "string"}}}},
                **responses(404, 422, 503)},
     summary="The digital receipt (what the QR code on the screen or on paper opens)",

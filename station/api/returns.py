@@ -100,8 +100,8 @@ async def _call(coro: Any) -> Any:
         raise ApiError.from_service(exc) from None
 
 
-@router.get("/returns", operation_id="get_deposit_status", response_model=DepositStatusOut,
-            responses=responses(503), summary="Can a return start now, and what the machine shows")
+@router.get("/deposit", operation_id="get_deposit_status", response_model=DepositStatusOut,
+            responses=responses(503), summary="The return machine: can a return start now, and what it shows")
 async def get_deposit_status(request: Request) -> DepositStatusOut:
     return DepositStatusOut.model_validate(_service(request).status())
 

@@ -32,7 +32,7 @@ async def test_return_session_end_to_end_voucher_stored_then_printed_and_its_bar
 
     rig.printer.on_job = on_job
     rejected = Container(SEVEN[0].gtin, SEVEN[0].kind, 25, reject=RejectReason.DAMAGED)
-    status = (await rig.http.get("/api/returns")).json()
+    status = (await rig.http.get("/api/deposit")).json()
     assert status["ready"] is True and status["machine_state"] == "ready"
 
     started = await rig.http.post("/api/returns")

@@ -49,7 +49,7 @@ async def returned(rig: Rig, items: list[Container]) -> str:
 async def test_a_silent_machine_is_a_state_not_a_crash(rig: Rig) -> None:
     rig.machine.faults.silent = True
     await rig.until(lambda: rig.station.deposit.availability.available is False, what="machine down")
-    status = (await rig.http.get("/api/returns")).json()
+    status = (await rig.http.get("/api/deposit")).json()
     assert status["ready"] is False and "antwortet" in status["reason"]
     refused = await rig.http.post("/api/returns")
     assert refused.status_code == 503 and refused.json()["error"] == "unavailable"
@@ -77,7 +77,7 @@ async def test_a_full_bin_ends_the_session_and_the_shopper_takes_a_credit(tmp_pa
         assert rig.sql("SELECT count(*) FROM print_jobs") == [(0,)]
         check = await rig.http.post("/api/vouchers/check", json={"code": voucher["code"]})
         assert check.json()["redeemable"] is True
-        assert (await rig.http.get("/api/returns")).json()["reason"] == "Der Pfandautomat ist voll – bitte später " \
+        assert (await rig.http.get("/api/deposit")).json()["reason"] == "Der Pfandautomat ist voll – bitte später " \
             "wiederkommen"
         assert "deposit_return.credit" in assert_events_match_schemas(rig)
 
