@@ -12,9 +12,11 @@ from .config.overlay import OverlayState, apply_overlay
 from .daemon import Station
 from .lockwall import LockWall
 from .lockwall.remote import RemoteDoors
+from .printing import PrintService, desk_from_config
 from .purchase import PurchaseService
 from .purchase.flow import held_compartments
 from .retention import Retention
+from .vouchers import VoucherService
 
 
 def build_station(config: Config, *, file_config: Config | None = None, overlay: OverlayState | None = None) -> Station:
@@ -28,8 +30,26 @@ def build_station(config: Config, *, file_config: Config | None = None, overlay:
     if config.lock_buses:
         station.lockwall = LockWall(config, station.db)
         station.add(station.lockwall)
+    station.receipts = desk_from_config(config)
+    if config.printer is not None:
+        station.printing = PrintService(config.printer, station.db, station.receipts)
+        station.add(station.printing)
+    if config.deposit is not None or config.payment is not None:
+        station.vouchers = VoucherService(station.db, station.receipts, station.printing)
+        station.add(station.vouchers)
+    shared_lines = {}
+    if config.deposit is not None:  # built before the cold chain, which uses the same line (and stops first)
+        from drivers.modbus import LineSettings, ModbusLine
+
+        from .deposit import DepositService
+
+        name = config.deposit.line
+        shared_lines[name] = ModbusLine(name, LineSettings(**config.modbus_lines[name].model_dump()))
+        station.deposit = DepositService(config.deposit, station.db, shared_lines[name], desk=station.receipts,
+                                         printing=station.printing, owns_line=True)
+        station.add(station.deposit)
     if config.fridges:
-        station.coldchain = ColdChain(config, station.db)
+        station.coldchain = ColdChain(config, station.db, lines=shared_lines)
         station.add(station.coldchain)
     if config.payment is not None:
         station.terminal = CardTerminal(config.payment, station.db, timezone=config.station.timezone)
@@ -37,7 +57,8 @@ def build_station(config: Config, *, file_config: Config | None = None, overlay:
     holders: list[Any] = []
     settled_first: list[Any] = []
     if station.terminal is not None and station.lockwall is not None:
-        station.purchases = PurchaseService(station.db, station.terminal, station.lockwall)
+        station.purchases = PurchaseService(station.db, station.terminal, station.lockwall, vouchers=station.vouchers,
+                                            receipts=station.receipts, printing=station.printing)
         station.add(station.purchases)
         holders.append(held_compartments)
         settled_first.append(station.purchases.recovery.finished)

@@ -1,4 +1,4 @@
-"""Command handlers: catalogue, prices, orders, block/unblock, snapshot, config overlay, remote open.
+"""Command handlers: catalogue, prices, orders, block/unblock, snapshot, config overlay, remote open, vouchers.
 
 Handlers call the services' public functions and never write their tables. Database-only changes
 run in `ctx.transact`, the same transaction that stores the command's result, so a command runs
@@ -22,6 +22,8 @@ from station.coldchain.transitions import open_block
 from station.compartments import owner
 from station.db.types import utcnow
 from station.journal import audit
+from station.vouchers import VoucherError
+from station.vouchers import ledger as vouchers
 
 from . import params as P
 from .router import CommandContext, CommandError, CommandRouter
@@ -61,6 +63,8 @@ def register_handlers(router: CommandRouter) -> None:
     router.register("cancel_order", cancel_order, params=P.CancelOrder)
     router.register("request_snapshot", request_snapshot, params=P.RequestSnapshot)
     router.register("apply_config_overlay", apply_config_overlay, params=P.ApplyConfigOverlay)
+    router.register("redeem_voucher", redeem_voucher, params=P.RedeemVoucher)
+    router.register("void_voucher", void_voucher, params=P.VoidVoucher)
 
 
 def _compartment(session: Session, compartment_id: int) -> None:
@@ -250,3 +254,26 @@ async def apply_config_overlay(p: P.ApplyConfigOverlay, ctx: CommandContext) -> 
         return {"sha256": digest, "changed": True, "effective": "next_start"}
 
     return await ctx.transact(_apply)
+
+
+# -- vouchers ------------------------------------------------------------------------------------
+async def redeem_voucher(p: P.RedeemVoucher, ctx: CommandContext) -> dict[str, Any]:
+    """The ledger's redemption in the command's transaction: a voucher is redeemed once, here or anywhere."""
+    return await _voucher_change(ctx, lambda s: vouchers.redeem(s, p.code, actor=ctx.actor, reference=p.reference))
+
+
+async def void_voucher(p: P.VoidVoucher, ctx: CommandContext) -> dict[str, Any]:
+    reference = p.reference or ctx.cmd.cmd_id
+    return await _voucher_change(
+        ctx, lambda s: vouchers.void(s, p.code, actor=ctx.actor, reason=p.reason, reference=reference)
+    )
+
+
+async def _voucher_change(ctx: CommandContext, change: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return _jsonable(await ctx.transact(change))
+    except VoucherError as exc:
+        refusal = exc
+        if refusal.alarm is not None:  # e.g. presented again after it was redeemed: the refusal's alarm stays
+            await ctx.db.write(lambda s: vouchers.record_refusal(s, refusal))
+        raise CommandError(refusal.code, str(refusal)) from None

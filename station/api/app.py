@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..ui.routes import install_ui
-from . import docs, errors, health, purchases
+from . import docs, errors, health, purchases, receipts, returns, vouchers
 
 if TYPE_CHECKING:
     from ..daemon import Station
@@ -36,5 +36,8 @@ def create_app(station: Station | None) -> FastAPI:
     docs.install(app)
     app.include_router(health.router, prefix="/api")
     app.include_router(purchases.router, prefix="/api")
+    app.include_router(returns.router, prefix="/api")
+    app.include_router(vouchers.router, prefix="/api")
+    app.include_router(receipts.router, prefix="/api")
     install_ui(app)  # the touchscreen: "/", its static files and its own small API (station/ui)
     return app

@@ -13,8 +13,9 @@ Starlette answer by themselves:
 | 400    | `malformed_json`                 | the body is not JSON at all (syntax error, not UTF-8)        |
 | 404    | `not_found`                      | no such route, or the thing asked for does not exist         |
 | 405    | `method_not_allowed`             | the route exists, not for this method (`Allow` header set)   |
-| 409    | the service's code               | `busy`, `not_available`, `too_late`: try again or choose anew |
+| 409    | the service's code               | `busy`, `not_available`, `too_late`, `already_redeemed`: not now |
 | 422    | `invalid_request` / `invalid`    | the body or a parameter does not fit the schema (`detail`)  |
+| 429    | `throttled`                      | too many failed voucher checks in a row: wait a minute       |
 | 503    | `unavailable`, `storage_unavailable` | the service is not configured; SQLite is locked, full, failing |
 | 500    | `internal_error`                 | a bug: logged with its traceback, never sent to the client   |
 
@@ -108,7 +109,10 @@ SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
     "busy": ServiceErrorRule(409, "Die Station ist gerade beschäftigt – bitte einen Moment warten"),
     "not_available": ServiceErrorRule(409, "Das ist gerade nicht verfügbar"),
     "too_late": ServiceErrorRule(409, "Dafür ist es zu spät – der Vorgang läuft bereits"),
+    "already_redeemed": ServiceErrorRule(409, "Dieser Pfandbon wurde bereits eingelöst"),
+    "throttled": ServiceErrorRule(429, "Zu viele Versuche – bitte eine Minute warten"),
     "not_found": ServiceErrorRule(404, "Diesen Vorgang gibt es nicht", service_text=False),
+    "unknown_voucher": ServiceErrorRule(404, "Diesen Pfandbon kennt die Station nicht"),
     "invalid": ServiceErrorRule(422, "Diese Auswahl ist nicht möglich"),
     "storage_unavailable": ServiceErrorRule(503, STORAGE_MESSAGE, service_text=False),
     "unavailable": ServiceErrorRule(503, "Dieser Dienst ist an der Station gerade nicht verfügbar"),
@@ -117,10 +121,12 @@ SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
 # What each status means in the OpenAPI document.
 DESCRIPTIONS = {
     400: "The body is not JSON (`malformed_json`).",
-    404: "Not found (`not_found`).",
-    409: "Not now: `busy`, `not_available` or `too_late`; `message` says what to do.",
+    404: "Not found (`not_found`; a voucher code the station does not know: `unknown_voucher`).",
+    409: "Not now: `busy`, `not_available`, `too_late` or `already_redeemed` (a voucher used before); `message` "
+    "says what to do.",
     422: "The request does not fit the schema (`invalid_request`, with `detail`), or the service refused "
     "the choice (`invalid`).",
+    429: "Too many failed voucher checks (`throttled`): checking is locked for a minute (guessing codes).",
     503: "The service is not configured at this station (`unavailable`), or the station's storage cannot be "
     "written (`storage_unavailable`); try again later.",
     500: "A bug in the station (`internal_error`); the traceback is in the station's log, not here.",

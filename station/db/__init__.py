@@ -1,6 +1,9 @@
 """Persistence: SQLAlchemy models, the async database façade, migrations."""
 
-from . import haccp_models  # noqa: F401  (registers the cold-chain tables with the metadata)
+from . import (
+    haccp_models,  # noqa: F401  (registers the cold-chain tables with the metadata)
+    returns_models,  # noqa: F401  (deposit return items, digital receipts, print jobs)
+)
 from .engine import Database, DatabaseError
 from .types import utcnow
 

@@ -11,8 +11,11 @@ def all_flows() -> list[Flow[Any]]:
     """Imported here, not at module load: the flow modules import the engine."""
     from ..coldchain.transitions import BLOCK
     from ..compartments.flow import COMPARTMENT
+    from ..deposit.flow import RETURN
     from ..lockwall.doors import DOOR
     from ..orders.flow import ORDER
+    from ..printing.flow import PRINT_JOB
     from ..purchase.flow import SALE
+    from ..vouchers.flow import VOUCHER
 
-    return [SALE, DOOR, COMPARTMENT, BLOCK, ORDER]
+    return [SALE, DOOR, COMPARTMENT, BLOCK, ORDER, RETURN, VOUCHER, PRINT_JOB]
