@@ -14,12 +14,15 @@ from .daemon import Station
 from .lockwall import LockWall
 from .lockwall.remote import RemoteDoors
 from .nfcreader import NfcComponent
+from .printing import PrintService, desk_from_config
 from .purchase import PurchaseService
 from .purchase.flow import held_compartments
 from .reports import EndOfDayReports
 from .restock import RestockService
 from .restock.flow import restocked_compartments
+from .retention import Retention
 from .staff import StaffService
+from .vouchers import VoucherService
 
 
 def build_station(
@@ -51,19 +54,41 @@ def build_station(
         station.add(restock)
         holders.append(restocked_compartments)
         settled_first.append(restock.recovered)
+    station.receipts = desk_from_config(config)
+    if config.printer is not None:
+        station.printing = PrintService(config.printer, station.db, station.receipts)
+        station.add(station.printing)
+    if config.deposit is not None or config.payment is not None:
+        station.vouchers = VoucherService(station.db, station.receipts, station.printing)
+        station.add(station.vouchers)
+    shared_lines = {}
+    if config.deposit is not None:  # built before the cold chain, which uses the same line (and stops first)
+        from drivers.modbus import LineSettings, ModbusLine
+
+        from .deposit import DepositService
+
+        name = config.deposit.line
+        shared_lines[name] = ModbusLine(name, LineSettings(**config.modbus_lines[name].model_dump()))
+        station.deposit = DepositService(config.deposit, station.db, shared_lines[name], desk=station.receipts,
+                                         printing=station.printing, owns_line=True)
+        station.add(station.deposit)
     if config.fridges:
-        station.coldchain = ColdChain(config, station.db)
+        station.coldchain = ColdChain(config, station.db, lines=shared_lines)
         station.add(station.coldchain)
     if config.payment is not None:
         station.terminal = CardTerminal(config.payment, station.db, timezone=config.station.timezone)
         station.add(station.terminal)
     if station.terminal is not None and station.lockwall is not None:
-        station.purchases = PurchaseService(station.db, station.terminal, station.lockwall, today=station.clock.today)
+        station.purchases = PurchaseService(station.db, station.terminal, station.lockwall, vouchers=station.vouchers,
+                                            receipts=station.receipts, printing=station.printing,
+                                            today=station.clock.today)
         station.add(station.purchases)
         holders.append(held_compartments)
         settled_first.append(station.purchases.recovery.finished)
     if station.lockwall is not None:
         station.add(CompartmentRecovery(station.db, holders, settled_first))
+    delivered_days = config.mqtt.delivered_retention_days if config.mqtt is not None else None
+    station.add(Retention(config.retention, station.db, delivered_days=delivered_days))
     station.add(EndOfDayReports(config, station.db, station.clock, devices=lambda: station.device_status()["devices"]))
     if config.mqtt is not None:
         from sync.component import SyncComponent  # only stations that sync load paho

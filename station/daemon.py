@@ -51,6 +51,10 @@ class Station:
         self.coldchain: Any = None  # ... when fridges are configured
         self.terminal: Any = None  # ... when a payment terminal is configured
         self.purchases: Any = None  # ... when both are
+        self.receipts: Any = None  # the receipt desk (digital receipts), always built by the assembly
+        self.printing: Any = None  # ... when a printer is configured
+        self.vouchers: Any = None  # ... when deposit returns or payments are configured
+        self.deposit: Any = None  # ... when a deposit return machine is configured
         self.sync: Any = None  # ... when MQTT is configured
         self._started: list[Component] = []
         self._stop_requested: asyncio.Event | None = None

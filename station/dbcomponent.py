@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import sqlite3
+import time
+from pathlib import Path
 from typing import Any
 
 from .components import ComponentHealth, ProgressMixin, Status
@@ -15,6 +18,18 @@ from .outbox import oldest_pending_at, pending_count
 log = logging.getLogger(__name__)
 
 OUTBOX_READ_TIMEOUT_S = 2.0  # a health request waits this long for the db thread, then shows the last value
+
+
+def use_incremental_vacuum(path: Path) -> None:
+    """Once per database file: pages freed by retention can go back to the disk (needs one full VACUUM)."""
+    with sqlite3.connect(path, isolation_level=None) as con:
+        if con.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return
+        started = time.monotonic()
+        con.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        con.execute("VACUUM")
+        log.info("database %s switched to incremental vacuum in %.1f s", path, time.monotonic() - started)
+    con.close()
 
 
 class DatabaseComponent(ProgressMixin):
@@ -31,6 +46,7 @@ class DatabaseComponent(ProgressMixin):
         if before.pending:
             log.info("migrating %s from %s to %s", self.db.path, before.current or "empty", before.head)
             await self.db.call(migrate.upgrade, self.db.path)
+        await self.db.call(use_incremental_vacuum, self.db.path)
         await self.db.start()
         await self.refresh()
         log.info("database %s open (epoch %s)", self.db.path, self.db.epoch)

@@ -76,9 +76,22 @@ async def simulated_devices(config: Config) -> AsyncIterator[Devices]:
             devices.lock_buses[name] = sim
             log.info("simulated %s lock bus %s on socket://127.0.0.1:%d", bus.protocol, name, port)
         for name, line in config.modbus_lines.items():
-            await _start_fridges(stack, config, name, _local_tcp_port(line.port or "", f"modbus_lines.{name}"), seed)
+            port = _local_tcp_port(line.port or "", f"modbus_lines.{name}")
+            if config.deposit is not None and config.deposit.line == name:
+                devices.extra["deposit"] = await _start_deposit_line(stack, config, name, port, sim_cfg)
+            else:
+                await _start_fridges(stack, config, name, port, seed)
+        if config.printer is not None:
+            from simulators.printer import PrinterSimulator
+
+            port = _local_tcp_port(config.printer.port, "printer")
+            printer = PrinterSimulator(seed=seed)
+            await printer.start_tcp("127.0.0.1", port)
+            stack.push_async_callback(printer.stop)
+            devices.extra["printer"] = printer
+            log.info("simulated receipt printer on socket://127.0.0.1:%d", port)
         if config.nfc is not None:
-            _start_nfc_field(stack, config.nfc.device, seed)
+            devices.extra["nfc"] = _start_nfc_field(stack, config.nfc.device, seed)
         if config.payment is not None:
             port = _local_tcp_port(config.payment.port.replace("tcp://", "socket://"), "payment")
             terminal = ZvtSimulator(SimConfig(seed=seed))
@@ -89,7 +102,7 @@ async def simulated_devices(config: Config) -> AsyncIterator[Devices]:
         yield devices
 
 
-def _start_nfc_field(stack: contextlib.AsyncExitStack, device: str, seed: int) -> None:
+def _start_nfc_field(stack: contextlib.AsyncExitStack, device: str, seed: int) -> Any:
     """The tag simulator where `[nfc] device = "udp:127.0.0.1:PORT"` points; no card on it at first.
 
     (A badge log-in on the demo: `POST /api/staff/login/badge` with `uid`, accepted on simulated stations.)
@@ -104,6 +117,7 @@ def _start_nfc_field(stack: contextlib.AsyncExitStack, device: str, seed: int) -
     field.start("127.0.0.1", int(port))
     stack.callback(field.close)
     log.info("simulated NFC reader field (NTAG213 cards) on udp:127.0.0.1:%s", port)
+    return field
 
 
 async def _start_fridges(stack: contextlib.AsyncExitStack, config: Config, line: str, port: int, seed: int) -> None:
@@ -123,6 +137,56 @@ async def _start_fridges(stack: contextlib.AsyncExitStack, config: Config, line:
     await sim.start_tcp("127.0.0.1", port)
     stack.push_async_callback(sim.stop)
     log.info("simulated Modbus line %s with controllers %s on socket://127.0.0.1:%d", line, sorted(units), port)
+
+
+async def _start_deposit_line(
+    stack: contextlib.AsyncExitStack, config: Config, line: str, port: int, sim_cfg: SimulationConfig
+) -> Any:
+    """The deposit machine and the line's fridge controllers on one simulated line, and a scripted shopper."""
+    from drivers.fridge import load_map
+    from simulators.deposit import DepositBusSimulator, SimulatedDepositMachine
+    from simulators.fridge import ThermalParams
+
+    assert config.deposit is not None
+    fridges = [f for f in config.fridges.values() if f.line == line]
+    units = {
+        f.unit: (ThermalParams.freezer() if config.zones[f.zone].temperature_class == "frozen" else ThermalParams())
+        for f in fridges
+    }
+    machine = SimulatedDepositMachine(config.deposit.unit, seed=sim_cfg.seed)
+    start = time.monotonic()
+    sim = DepositBusSimulator([machine], fridge_units=units, fridge_map=load_map(fridges[0].model) if fridges else None,
+                              clock=lambda: time.monotonic() - start, seed=sim_cfg.seed)
+    await sim.start_tcp("127.0.0.1", port)
+    stack.push_async_callback(sim.stop)
+    if sim_cfg.deposit_containers:
+        shopper = asyncio.create_task(_deposit_shopper(machine, sim_cfg), name="demo-deposit-shopper")
+        stack.push_async_callback(_cancel, shopper)
+    log.info("simulated Modbus line %s with the deposit machine (unit %d) and controllers %s on "
+             "socket://127.0.0.1:%d", line, config.deposit.unit, sorted(units), port)
+    return machine
+
+
+async def _deposit_shopper(machine: Any, sim_cfg: SimulationConfig) -> None:
+    """Whenever the station opens a session, a shopper returns a few seeded containers (some are rejected)."""
+    import random
+
+    from simulators.deposit import Shopper
+
+    shopper = Shopper(machine, random.Random(sim_cfg.seed))
+    served: set[int] = set()
+    while True:
+        if machine.session_open and machine.session_id not in served:
+            served.add(machine.session_id)
+            containers = shopper.pick(sim_cfg.deposit_containers, reject_rate=0.1)
+            await shopper.feed(containers, pace_s=sim_cfg.deposit_pace_s, transport_s=min(sim_cfg.deposit_pace_s, 0.3))
+        await machine.wait_change(1.0)
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 DEMO_PRODUCTS = [  # gtin, name, price, deposit, temperature class, VAT basis points

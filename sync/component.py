@@ -359,8 +359,8 @@ class SyncComponent(ProgressMixin):
             await asyncio.sleep(HOUSEKEEPING_S)
             try:
                 await self.db.write(lambda s: outboxio.shrink_telemetry(s, self.config.telemetry_max_rows))
-                await self.db.write(lambda s: outboxio.prune_delivered(s, keep))
                 await self.db.write(lambda s: inbox.prune(s, keep))
+                # Delivered outbox rows are removed by the station's retention, in small batches.
             except Exception:
                 log.exception("sync housekeeping failed")
 

@@ -1,4 +1,5 @@
-"""Command handlers: catalogue, prices, orders, block/unblock, snapshot, config overlay, remote open, volunteers.
+"""Command handlers: catalogue, prices, orders, block/unblock, snapshot, config overlay, remote open, vouchers,
+volunteers.
 
 Handlers call the services' public functions and never write their tables. Database-only changes
 run in `ctx.transact`, the same transaction that stores the command's result, so a command runs
@@ -24,6 +25,8 @@ from station.compartments import owner
 from station.db.types import utcnow
 from station.journal import audit
 from station.staff import accounts as staff_accounts
+from station.vouchers import VoucherError
+from station.vouchers import ledger as vouchers
 
 from . import params as P
 from .router import CommandContext, CommandError, CommandRouter
@@ -64,6 +67,8 @@ def register_handlers(router: CommandRouter) -> None:
     router.register("cancel_order", cancel_order, params=P.CancelOrder)
     router.register("request_snapshot", request_snapshot, params=P.RequestSnapshot)
     router.register("apply_config_overlay", apply_config_overlay, params=P.ApplyConfigOverlay)
+    router.register("redeem_voucher", redeem_voucher, params=P.RedeemVoucher)
+    router.register("void_voucher", void_voucher, params=P.VoidVoucher)
     router.register("add_volunteer", add_volunteer, params=P.AddVolunteer)
     router.register("disable_volunteer", disable_volunteer, params=P.DisableVolunteer)
     router.register("set_volunteer_badge", set_volunteer_badge, params=P.SetVolunteerBadge)
@@ -258,6 +263,27 @@ async def apply_config_overlay(p: P.ApplyConfigOverlay, ctx: CommandContext) -> 
     return await ctx.transact(_apply)
 
 
+# -- vouchers ------------------------------------------------------------------------------------
+async def redeem_voucher(p: P.RedeemVoucher, ctx: CommandContext) -> dict[str, Any]:
+    """The ledger's redemption in the command's transaction: a voucher is redeemed once, here or anywhere."""
+    return await _voucher_change(ctx, lambda s: vouchers.redeem(s, p.code, actor=ctx.actor, reference=p.reference))
+
+
+async def void_voucher(p: P.VoidVoucher, ctx: CommandContext) -> dict[str, Any]:
+    reference = p.reference or ctx.cmd.cmd_id
+    return await _voucher_change(
+        ctx, lambda s: vouchers.void(s, p.code, actor=ctx.actor, reason=p.reason, reference=reference)
+    )
+
+
+async def _voucher_change(ctx: CommandContext, change: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return _jsonable(await ctx.transact(change))
+    except VoucherError as exc:
+        refusal = exc
+        if refusal.alarm is not None:  # e.g. presented again after it was redeemed: the refusal's alarm stays
+            await ctx.db.write(lambda s: vouchers.record_refusal(s, refusal))
+        raise CommandError(refusal.code, str(refusal)) from None
 # -- volunteers ---------------------------------------------------------------------------------------
 ENROLMENT_DEFAULT = timedelta(days=14)
 ENROLMENT_MAX = timedelta(days=30)

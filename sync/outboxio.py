@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -144,15 +144,6 @@ def shrink_telemetry(session: Session, max_rows: int) -> int:
         {"tele": TELEMETRY, "cap": max_rows},
     )
     return rowcount(expired) + rowcount(over)
-
-
-def prune_delivered(session: Session, keep: timedelta) -> int:
-    """Delete rows delivered longer ago than `keep` (kept that long to serve a platform re-send)."""
-    cutoff = to_db_time(utcnow() - keep)
-    result = session.execute(
-        text("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < :cutoff"), {"cutoff": cutoff}
-    )
-    return rowcount(result)
 
 
 @dataclass(frozen=True)

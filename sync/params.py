@@ -131,6 +131,24 @@ class ApplyConfigOverlay(Params):
     version: str | None = Field(default=None, max_length=64)
 
 
+VoucherCode = Field(pattern=r"^2[0-9]{12}$", description="the voucher's EAN-13 (GS1 restricted range 20-29)")
+
+
+class RedeemVoucher(Params):
+    """Redeem a station's voucher elsewhere (e.g. at the village shop): once per voucher, idempotent per reference."""
+
+    code: str = VoucherCode
+    reference: str = Field(min_length=1, max_length=128, description="where and for what (shop, till receipt)")
+
+
+class VoidVoucher(Params):
+    """Void an issued voucher (lost, printed by mistake, fraud)."""
+
+    code: str = VoucherCode
+    reason: str = Field(min_length=1, max_length=200)
+    reference: str | None = Field(default=None, max_length=128)
+
+
 ACTIONS: dict[str, type[Params]] = {
     "open_compartment": OpenCompartment,
     "block_compartment": BlockCompartment,
@@ -141,6 +159,8 @@ ACTIONS: dict[str, type[Params]] = {
     "cancel_order": CancelOrder,
     "request_snapshot": RequestSnapshot,
     "apply_config_overlay": ApplyConfigOverlay,
+    "redeem_voucher": RedeemVoucher,
+    "void_voucher": VoidVoucher,
     "add_volunteer": AddVolunteer,
     "disable_volunteer": DisableVolunteer,
     "set_volunteer_badge": SetVolunteerBadge,

@@ -8,7 +8,19 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..ui.routes import install_ui
-from . import docs, errors, health, purchases, staff, staff_reports, staff_restock, staff_users
+from . import (
+    docs,
+    errors,
+    health,
+    purchases,
+    receipts,
+    returns,
+    staff,
+    staff_reports,
+    staff_restock,
+    staff_users,
+    vouchers,
+)
 
 if TYPE_CHECKING:
     from ..daemon import Station
@@ -36,6 +48,9 @@ def create_app(station: Station | None) -> FastAPI:
     docs.install(app)
     app.include_router(health.router, prefix="/api")
     app.include_router(purchases.router, prefix="/api")
+    app.include_router(returns.router, prefix="/api")
+    app.include_router(vouchers.router, prefix="/api")
+    app.include_router(receipts.router, prefix="/api")
     app.include_router(staff.router, prefix="/api")
     app.include_router(staff_reports.router, prefix="/api")
     app.include_router(staff_restock.router, prefix="/api")

@@ -15,9 +15,9 @@ Starlette answer by themselves:
 | 403    | `forbidden`, …                   | staff routes: logged in, but the role may not do this        |
 | 404    | `not_found`                      | no such route, or the thing asked for does not exist         |
 | 405    | `method_not_allowed`             | the route exists, not for this method (`Allow` header set)   |
-| 409    | the service's code               | `busy`, `not_available`, `too_late`: try again or choose anew |
+| 409    | the service's code               | `busy`, `not_available`, `too_late`, `already_redeemed`: not now |
 | 422    | `invalid_request` / `invalid`    | the body or a parameter does not fit the schema (`detail`)  |
-| 429    | `throttled`, `locked`            | too many failed log-ins (`Retry-After` while paused)         |
+| 429    | `throttled`, `locked`            | too many failed voucher checks or log-ins (`Retry-After`)    |
 | 503    | `unavailable`, `storage_unavailable` | the service is not configured; SQLite is locked, full, failing |
 | 500    | `internal_error`                 | a bug: logged with its traceback, never sent to the client   |
 
@@ -112,7 +112,10 @@ SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
     "busy": ServiceErrorRule(409, "Die Station ist gerade beschäftigt – bitte einen Moment warten"),
     "not_available": ServiceErrorRule(409, "Das ist gerade nicht verfügbar"),
     "too_late": ServiceErrorRule(409, "Dafür ist es zu spät – der Vorgang läuft bereits"),
+    "already_redeemed": ServiceErrorRule(409, "Dieser Pfandbon wurde bereits eingelöst"),
+    "throttled": ServiceErrorRule(429, "Zu viele Versuche – bitte eine Minute warten"),
     "not_found": ServiceErrorRule(404, "Diesen Vorgang gibt es nicht", service_text=False),
+    "unknown_voucher": ServiceErrorRule(404, "Diesen Pfandbon kennt die Station nicht"),
     "invalid": ServiceErrorRule(422, "Diese Auswahl ist nicht möglich"),
     "storage_unavailable": ServiceErrorRule(503, STORAGE_MESSAGE, service_text=False),
     "unavailable": ServiceErrorRule(503, "Dieser Dienst ist an der Station gerade nicht verfügbar"),
@@ -127,7 +130,6 @@ SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
     "forbidden": ServiceErrorRule(403, "Dafür fehlt die Berechtigung"),
     "simulation_only": ServiceErrorRule(403, "Das geht nur an einer simulierten Station"),
     "unknown_keypad": ServiceErrorRule(403, "Diese Eingabestelle ist nicht eingerichtet"),
-    "throttled": ServiceErrorRule(429, "Zu viele falsche Versuche – bitte später erneut versuchen"),
     "locked": ServiceErrorRule(429, "Die Anmeldung ist gesperrt – bitte den Betreiber anrufen"),
     "no_badge": ServiceErrorRule(409, "Bitte den Ausweis an das Lesegerät halten"),
     "conflict": ServiceErrorRule(409, "Das gibt es schon"),
@@ -142,13 +144,13 @@ DESCRIPTIONS = {
     "`unknown_badge`, `wrong_code`, `pin_required`, `badge_required`.",
     403: "Logged in, but not allowed: `forbidden` (e.g. an operator's route for a volunteer), "
     "`simulation_only`, `unknown_keypad`.",
-    404: "Not found (`not_found`).",
-    409: "Not now: `busy`, `not_available`, `too_late`, `no_badge`, `conflict`, `last_operator`; `message` says "
-    "what to do.",
-    429: "Too many failed log-ins: `throttled` (paused; `Retry-After` gives the seconds left) or `locked` "
-    "(until an operator lifts it); `message` says so in plain words.",
+    404: "Not found (`not_found`; a voucher code the station does not know: `unknown_voucher`).",
+    409: "Not now: `busy`, `not_available`, `too_late`, `already_redeemed` (a voucher used before), `no_badge`, "
+    "`conflict`, `last_operator`; `message` says what to do.",
     422: "The request does not fit the schema (`invalid_request`, with `detail`), or the service refused "
     "the choice (`invalid`).",
+    429: "Too many failed attempts: voucher checks (`throttled`, locked for a minute), log-ins (`throttled`: "
+    "paused, `Retry-After` gives the seconds left; `locked`: until an operator lifts it); `message` says so.",
     503: "The service is not configured at this station (`unavailable`), or the station's storage cannot be "
     "written (`storage_unavailable`); try again later.",
     500: "A bug in the station (`internal_error`); the traceback is in the station's log, not here.",

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..compartments import offers
 from ..db.models import Sale
 from ..purchase import FINAL, PurchaseError
+from ..vouchers import ledger as vouchers_ledger
 from .errors import ApiError, responses
 from .schema import WHOLE_FLOATS
 
@@ -39,6 +40,7 @@ class OfferOut(BaseModel):
 
 
 CompartmentNumber = Annotated[int, Field(ge=1, le=9999), WHOLE_FLOATS]  # as in the config's [[compartments]] id
+VoucherCode = Annotated[str, Field(pattern=r"^[0-9]{13}$")]
 
 
 class PurchaseIn(BaseModel):
@@ -50,6 +52,14 @@ class PurchaseIn(BaseModel):
         json_schema_extra={"uniqueItems": True},
     )
 
+    vouchers: list[VoucherCode] = Field(
+        default_factory=list,
+        max_length=5,
+        description="voucher or credit codes (EAN-13) to pay with first; the card is asked for the rest only "
+        "(not at all when they cover the total); redeemed only if goods are released",
+        json_schema_extra={"uniqueItems": True},
+    )
+
     @field_validator("compartments")
     @classmethod
     def _each_once(cls, value: list[int]) -> list[int]:
@@ -57,10 +67,23 @@ class PurchaseIn(BaseModel):
             raise ValueError("each compartment may appear only once")
         return value
 
+    @field_validator("vouchers")
+    @classmethod
+    def _each_voucher_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each voucher may appear only once")
+        return value
+
 
 class Message(BaseModel):
     at: float
     text: str
+
+
+class ChangeVoucher(BaseModel):
+    code: str
+    amount_cents: int
+    receipt_url: str | None
 
 
 class PurchaseOut(BaseModel):
@@ -70,6 +93,11 @@ class PurchaseOut(BaseModel):
     messages: list[Message] = []
     total_cents: int | None = None
     booked_cents: int | None = None
+    credit_cents: int | None = Field(default=None, description="vouchers applied (redeemed if goods are released)")
+    card_cents: int | None = Field(default=None, description="what the card terminal is asked for (0: not at all)")
+    receipt_id: str | None = Field(default=None, description="the digital receipt, once the purchase is done")
+    receipt_url: str | None = Field(default=None, description="its page (show it as a QR code)")
+    change: list[ChangeVoucher] = Field(default=[], description="a credit above the goods' value comes back as this")
 
 
 SaleId = Annotated[str, Path(min_length=1, max_length=64, description="the sale_id POST /api/purchases answered")]
@@ -142,14 +170,15 @@ async def get_offers(request: Request) -> list[OfferOut]:
     response_model=PurchaseOut,
     responses={
         202: {"description": "Started: follow it with the links", "links": SALE_LINKS},
-        **responses(400, 409, 422, 503),
+        **responses(400, 404, 409, 422, 429, 503),
     },
-    summary="Start a purchase: reserve the compartments and ask for the card",
+    summary="Start a purchase: reserve the compartments, apply vouchers, ask the card for the rest",
 )
 async def start_purchase(body: PurchaseIn, request: Request) -> PurchaseOut:
     service = _service(request)
     try:
-        sale_id = await service.begin(body.compartments)
+        sale_id = await (service.begin(body.compartments, body.vouchers) if body.vouchers
+                         else service.begin(body.compartments))
     except PurchaseError as exc:
         raise ApiError.from_service(exc) from None
     return await get_purchase(sale_id, request)
@@ -169,8 +198,23 @@ async def get_purchase(sale_id: SaleId, request: Request) -> PurchaseOut:
         raise ApiError(404, "not_found", "Diesen Kauf gibt es nicht")
     live = service.board.get(sale_id)
     data = live.as_dict() if live else {"sale_id": sale_id, "messages": [], "message": None}
-    data.update(state=sale.state, total_cents=sale.total_cents, booked_cents=sale.booked_cents)
+    data.update(state=sale.state, total_cents=sale.total_cents, booked_cents=sale.booked_cents,
+                credit_cents=getattr(sale, "credit_cents", None), card_cents=getattr(sale, "card_cents", None))
+    desk = getattr(request.app.state.station, "receipts", None)
+    if desk is not None and sale.state in FINAL:
+        data.update(await service.db.read(lambda s: _receipts_of(s, desk, sale_id)))
     return PurchaseOut.model_validate(data)
+
+
+def _receipts_of(session: Any, desk: Any, sale_id: str) -> dict[str, Any]:
+    receipt = desk.for_reference(session, sale_id, "purchase")
+    change = []
+    for voucher in vouchers_ledger.change_of(session, sale_id):
+        voucher_receipt = desk.for_reference(session, voucher.id, "deposit_voucher")
+        change.append({"code": voucher.code, "amount_cents": voucher.amount_cents,
+                       "receipt_url": None if voucher_receipt is None else desk.url(voucher_receipt.id)})
+    return {"receipt_id": None if receipt is None else receipt.id,
+            "receipt_url": None if receipt is None else desk.url(receipt.id), "change": change}
 
 
 @router.get(

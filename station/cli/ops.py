@@ -99,6 +99,12 @@ def _action_parsers(actions: argparse._SubParsersAction) -> None:
     p = add("config-overlay", "store a configuration overlay (TOML or JSON file) on the station")
     p.add_argument("--file", type=Path, required=True)
     p.add_argument("--version")
+    p = add("redeem-voucher", "redeem a station's voucher elsewhere (e.g. at the village shop)")
+    p.add_argument("--code", required=True, help="the voucher's 13 digits")
+    p.add_argument("--reference", required=True, help="where and for what (the same reference again is idempotent)")
+    p = add("void-voucher", "void an issued voucher")
+    p.add_argument("--code", required=True)
+    p.add_argument("--reason", required=True)
 
 
 def action_params(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -135,6 +141,10 @@ def action_params(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         text = args.file.read_text()
         overlay = tomllib.loads(text) if args.file.suffix == ".toml" else json.loads(text)
         return "apply_config_overlay", {"overlay": overlay, "version": args.version}
+    if a == "redeem-voucher":
+        return "redeem_voucher", {"code": args.code, "reference": args.reference}
+    if a == "void-voucher":
+        return "void_voucher", {"code": args.code, "reason": args.reason}
     raise ValueError(f"unknown action {a}")
 
 

@@ -26,6 +26,8 @@ from .mqtt import MqttConfig
 from .nfc import NfcConfig
 from .payment import PaymentConfig
 from .printer import PrinterConfig
+from .receipts import ReceiptsConfig
+from .retention import RetentionConfig
 from .staff import StaffConfig
 from .ui import UiConfig
 
@@ -76,6 +78,10 @@ class SimulationConfig(Section):
     door_close_after_s: float = Field(
         default=8.0, gt=0, le=3600, description="simulated shopper: door open to closed again (goods taken)"
     )
+    deposit_containers: int = Field(
+        default=6, ge=0, le=100, description="simulated shopper: containers returned each time a return starts"
+    )
+    deposit_pace_s: float = Field(default=0.8, ge=0, le=60, description="simulated shopper: seconds between containers")
 
 
 class CompartmentConfig(Section):
@@ -101,9 +107,11 @@ class Config(Section):
     haccp: HaccpConfig = HaccpConfig()
     payment: PaymentConfig | None = None
     printer: PrinterConfig | None = None
+    receipts: ReceiptsConfig = ReceiptsConfig()
     deposit: DepositConfig | None = None
     nfc: NfcConfig | None = None
     ui: UiConfig = UiConfig()
+    retention: RetentionConfig = RetentionConfig()
     mqtt: MqttConfig | None = None
     staff: StaffConfig = StaffConfig()
 

@@ -40,6 +40,12 @@ class DepositConfig(Section):
     poll_s: float = Field(default=0.25, gt=0, le=10, description="status poll interval while a session is open")
     idle_poll_s: float = Field(default=2.0, gt=0, le=300, description="status poll interval between sessions")
     command_timeout_s: float = Field(default=3.0, gt=0, le=60, description="wait for HR 22 to show a command done")
+    session_timeout_s: float = Field(
+        default=120.0, ge=10, le=3600, description="a session with no new container for this long is closed"
+    )
+    choice_timeout_s: float = Field(
+        default=120.0, ge=10, le=3600, description="no choice after the session for this long: a voucher is printed"
+    )
     amounts: DepositAmounts
     gtin_amounts: dict[str, int] = Field(
         default_factory=dict,

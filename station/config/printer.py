@@ -35,6 +35,14 @@ class PrinterConfig(Section):
     qr_module_size: int = Field(default=4, ge=1, le=16, description="QR code dot size (GS ( k function 167)")
     usb_in_endpoint: int = Field(default=0x82, ge=0x81, le=0x8F, description="USB printers only")
     usb_out_endpoint: int = Field(default=0x01, ge=0x01, le=0x0F, description="USB printers only")
+    status_poll_s: float = Field(
+        default=30.0, ge=1, le=3600, description="status check between jobs (paper alarms, queue resumes)"
+    )
+    job_max_age_s: float = Field(
+        default=300.0, ge=10, le=86_400,
+        description="a queued job older than this is not printed any more (the shopper left; "
+        "the digital receipt stays)",
+    )
 
     @field_validator("port")
     @classmethod

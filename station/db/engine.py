@@ -101,6 +101,7 @@ def make_engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file; existing ones: see vacuum_mode
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")

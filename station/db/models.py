@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -151,6 +152,8 @@ class Sale(Base):
     state: Mapped[str] = mapped_column(String(24))
     total_cents: Mapped[int] = mapped_column(Integer)
     booked_cents: Mapped[int] = mapped_column(Integer, default=0)
+    credit_cents: Mapped[int] = mapped_column(Integer, default=0)  # vouchers held by (then redeemed for) the sale
+    card_cents: Mapped[int] = mapped_column(Integer, default=0)  # asked of the terminal: total - credit, at least 0
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     lines: Mapped[list[SaleLine]] = relationship(back_populates="sale", order_by="SaleLine.id", lazy="selectin")
@@ -192,28 +195,49 @@ class Payment(Base):
 
 
 class DepositReturn(Base):
-    """One bottle-return session at the deposit machine."""
+    """One bottle-return session at the deposit machine (`station/deposit/flow.py`).
+
+    `machine_session` is the machine's session id once it opened (HR 3); `session_before` the id it
+    showed before the open command, so recovery can tell whether the command arrived. `items` sums
+    the containers per kind; the containers themselves are `deposit_return_items` rows.
+    """
 
     __tablename__ = "deposit_returns"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     state: Mapped[str] = mapped_column(String(24))
     total_cents: Mapped[int] = mapped_column(Integer, default=0)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    machine_cents: Mapped[int] = mapped_column(Integer, default=0)  # what the machine itself credited
     items: Mapped[dict] = mapped_column(default=dict)
+    machine_session: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    session_before: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    choice: Mapped[str | None] = mapped_column(String(16), nullable=True)  # voucher | credit | donation
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
 
 class Voucher(Base):
-    """A deposit voucher (Pfandbon); `state` issued → redeemed | void."""
+    """A deposit voucher (Pfandbon) or a station credit; `state` issued → held → redeemed | void.
+
+    `code` is the EAN-13 printed and scanned (`deposit/voucher.py`); `medium` paper (printed) or credit
+    (shown on the screen, for a purchase right away). `sale_id` is the purchase holding or redeeming it.
+    """
 
     __tablename__ = "vouchers"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     serial: Mapped[str] = mapped_column(String(16), unique=True)
+    code: Mapped[str] = mapped_column(String(13), unique=True)
     amount_cents: Mapped[int] = mapped_column(Integer, CheckConstraint("amount_cents >= 0"))
     state: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[str] = mapped_column(String(16), default="return")  # return | change
+    medium: Mapped[str] = mapped_column(String(8), default="paper")  # paper | credit
     deposit_return_id: Mapped[str | None] = mapped_column(ForeignKey("deposit_returns.id"), nullable=True)
+    issued_for: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)  # the return or sale
+    sale_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    redeemed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)  # sale id or the platform's reference
     issued_at: Mapped[datetime]
     redeemed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    updated_at: Mapped[datetime]
 
 
 class Alarm(Base):
@@ -287,6 +311,7 @@ class OutboxEvent(Base):
     __table_args__ = (
         UniqueConstraint("stream", "seq", name="uq_outbox_stream_seq"),
         Index("ix_outbox_pending", "delivered_at", "priority", "seq"),
+        Index("ix_outbox_pending_age", "created_at", sqlite_where=text("delivered_at IS NULL")),
     )
 
 

@@ -15,6 +15,16 @@ approves, we open the doors, and only then tell it what to book (all, part, or n
     released, and goods released without a charge end released_not_charged ■ with its alarm.
     End-of-day settles charge_unknown ■ into done ■ or released_not_charged ■ (`endofday.py`).
 
+Credit (vouchers, a return's credit) is held when the sale is created: the terminal is asked only
+for the rest (`card_cents`), and not at all when the credit covers the total:
+
+    created ──► release_requested ──► released ──► done ■        (paid by credit alone)
+                                  └─► not_released ──► reversed ■
+
+The sale's first final state settles its vouchers in the same transaction (`vouchers.ledger`):
+redeemed when goods were released (a credit above their value leaves a change voucher), given back
+otherwise. The card then books only what the credit did not cover (`card_due`).
+
 `move()` is the one way to change a sale's state: the engine refuses arrows outside the table and
 writes the audit entry, the money event and the alarm in the same transaction; a final state
 settles the compartments through their owner exactly once.
@@ -33,6 +43,7 @@ from ..db.engine import hot_cursor
 from ..db.models import Payment, Priority, Sale, SaleLine
 from ..db.types import utcnow
 from ..flows.engine import Arrow, Flow, transition
+from ..vouchers import ledger as vouchers
 
 
 class SaleState(enum.StrEnum):
@@ -79,6 +90,7 @@ def _arrows() -> list[Arrow[SaleState]]:
         Arrow(None, S.CREATED, "compartments reserved"),
         Arrow(S.CREATED, S.PAYMENT_REQUESTED, "about to ask the terminal"),
         Arrow(S.CREATED, S.CANCELLED, "cancelled before paying", event="sale.cancelled", priority=M),
+        Arrow(S.CREATED, S.RELEASE_REQUESTED, "the credit covers the whole purchase: no card, open the doors"),
         Arrow(S.PAYMENT_REQUESTED, S.AUTHORISED, "the terminal approved", event="sale.authorised", priority=M),
         Arrow(S.PAYMENT_REQUESTED, S.DECLINED, "the terminal declined", event="sale.declined", priority=M),
         Arrow(S.PAYMENT_REQUESTED, S.ABORTED, "aborted, or interrupted before an approval was acknowledged",
@@ -94,6 +106,8 @@ def _arrows() -> list[Arrow[SaleState]]:
         Arrow(S.NOT_RELEASED, S.REVERSED, "nothing released: the terminal books nothing", event="sale.reversed",
               priority=M),
         Arrow(S.RELEASED, S.BOOK_REQUESTED, "about to tell the terminal what to book"),
+        Arrow(S.RELEASED, S.DONE, "the credit paid for everything released: nothing to book", event="sale.done",
+              priority=M),
         Arrow(S.RELEASED, S.RELEASED_NOT_CHARGED, "goods out, but the terminal reversed the approval",
               event="sale.released_not_charged", priority=M, alarm=_ALARM),
         Arrow(S.BOOK_REQUESTED, S.BOOKED, "the terminal booked"),
@@ -108,7 +122,13 @@ def _arrows() -> list[Arrow[SaleState]]:
     ]
 
 
-_SALE_SQL = "SELECT state, total_cents, booked_cents FROM sales WHERE id = ?"
+_SALE_SQL = "SELECT state, total_cents, booked_cents, credit_cents, card_cents FROM sales WHERE id = ?"
+# The vouchers holding or redeemed for the sale (given-back ones have left it).
+_VOUCHERS_SQL = (
+    "SELECT id, amount_cents, state FROM vouchers WHERE sale_id = ? AND state IN ('held', 'redeemed')"
+    " ORDER BY issued_at, id"
+)
+_VOUCHER_KEYS = ("voucher_id", "amount_cents", "state")
 _LINES_SQL = (
     "SELECT compartment_id, product_id, gtin, quantity, unit_price_cents, deposit_cents, vat_rate_bp, state"
     " FROM sale_lines WHERE sale_id = ? ORDER BY id"
@@ -123,16 +143,20 @@ _PAYMENT_KEYS = ("state", "receipt_no", "trace_no", "terminal_id", "amount_cents
 
 
 def sale_payload(session: Session, sale_id: Any, details: dict[str, Any]) -> dict[str, Any]:
-    """The money event: the sale, its lines with GTIN, and what the terminal said (plain SQL: every arrow)."""
+    """The money event: the sale, its lines with GTIN, what the terminal said, the credit (plain SQL: every arrow)."""
     cursor = hot_cursor(session)
-    state, total, booked = cursor.execute(_SALE_SQL, (sale_id,)).fetchone()
+    state, total, booked, credit, card = cursor.execute(_SALE_SQL, (sale_id,)).fetchone()
     lines = [dict(zip(_LINE_KEYS, row, strict=True)) for row in cursor.execute(_LINES_SQL, (sale_id,))]
     payment = cursor.execute(_PAYMENT_SQL, (sale_id,)).fetchone()
+    credits = [dict(zip(_VOUCHER_KEYS, row, strict=True)) for row in cursor.execute(_VOUCHERS_SQL, (sale_id,))]
     return {
         "sale_id": sale_id,
         "state": state,
         "total_cents": total,
         "booked_cents": booked,
+        "credit_cents": credit,
+        "card_cents": card,
+        "vouchers": credits,
         "lines": lines,
         "payment": None if payment is None else dict(zip(_PAYMENT_KEYS, payment, strict=True)),
         **details,
@@ -176,8 +200,13 @@ def insert_line(session: Session, values: dict[str, Any]) -> None:
 
 def move(session: Session, sale_id: str, state: SaleState, *, actor: str = "system", **details: Any) -> SaleState:
     """One arrow of the sale; a final state reached for the first time settles its compartments."""
+    before = SALE.current(session, sale_id)
+    settles = state in FINAL and before not in FINAL
+    if settles:  # the vouchers first, so the sale's event shows them redeemed or given back
+        SALE.arrow(before, state)  # an arrow the table lacks is refused before anything is settled
+        vouchers.settle_for_sale(session, sale_id, charge_for(session, sale_id))
     previous = transition(session, SALE, sale_id, state, actor=actor, reason="sale", reference=sale_id, **details)
-    if state in FINAL and previous not in FINAL:
+    if settles:
         _settle_compartments(session, sale_id)
     return previous
 
@@ -226,6 +255,17 @@ def charge_for(session: Session, sale_id: str) -> int:
     return sum(q * (price + deposit) for q, price, deposit in rows)
 
 
+def card_due(session: Session, sale_id: str) -> int:
+    """What the card must book: the released goods the credit does not cover."""
+    credit = session.execute(select(Sale.credit_cents).where(Sale.id == sale_id)).scalar_one()
+    return max(0, charge_for(session, sale_id) - credit)
+
+
+def covered_by_credit(session: Session, sale_id: str) -> bool:
+    """The credit pays for every released line (so nothing is owed even if the terminal books nothing)."""
+    return charge_for(session, sale_id) > 0 and card_due(session, sale_id) == 0
+
+
 def authorisation(session: Session, sale_id: str) -> Payment | None:
     return session.scalar(
         select(Payment).where(Payment.sale_id == sale_id, Payment.kind == "authorisation").order_by(Payment.id.desc())
@@ -237,8 +277,8 @@ def record_payment(session: Session, sale_id: str, state: str, **fields: Any) ->
     payment = authorisation(session, sale_id)
     now = utcnow()
     if payment is None:
-        total = session.execute(select(Sale.total_cents).where(Sale.id == sale_id)).scalar_one()
-        payment = Payment(sale_id=sale_id, kind="authorisation", state=state, amount_cents=total, created_at=now,
+        asked = session.execute(select(Sale.card_cents).where(Sale.id == sale_id)).scalar_one()
+        payment = Payment(sale_id=sale_id, kind="authorisation", state=state, amount_cents=asked, created_at=now,
                           updated_at=now, details={})
         session.add(payment)
     payment.state, payment.updated_at = state, now

@@ -18,7 +18,19 @@ from ..db.engine import StorageUnavailable
 from ..db.models import DoorOperation
 from ..flows.engine import check_recovery, recover
 from ..lockwall.doors import DoorState
-from .flow import DOOR_FAULT, MAYBE_RELEASED, NOT_RELEASED, RELEASED, SALE, SaleState, mark_lines, move, record_payment
+from .flow import (
+    DOOR_FAULT,
+    MAYBE_RELEASED,
+    NOT_RELEASED,
+    RELEASED,
+    SALE,
+    SaleState,
+    authorisation,
+    covered_by_credit,
+    mark_lines,
+    move,
+    record_payment,
+)
 from .flow import released_compartments as released_of
 
 if TYPE_CHECKING:
@@ -47,6 +59,14 @@ def door_outcomes(session: Session, sale_id: str) -> dict[int, str]:
         else:  # maybe_opened, or still requested / pulse_sent / not_detected (its board never answered)
             outcomes[compartment] = MAYBE_RELEASED
     return outcomes
+
+
+def asked_to_book(session: Session, sale_id: str) -> int | None:
+    """What the station told (or was about to tell) the terminal to book, None before that."""
+    payment = authorisation(session, sale_id)
+    if payment is None or "book_cents" not in (payment.details or {}):
+        return None
+    return int(payment.details["book_cents"])
 
 
 class PurchaseRecovery:
@@ -124,9 +144,16 @@ class PurchaseRecovery:
 
     async def on_release_requested(self, sale_id: str) -> None:
         def write(session: Session) -> SaleState:
-            mark_lines(session, sale_id, door_outcomes(session, sale_id))
+            outcomes = door_outcomes(session, sale_id)
+            mark_lines(session, sale_id, outcomes)
             released = released_of(session, sale_id)
-            record_payment(session, sale_id, "reversed")
+            if authorisation(session, sale_id) is not None:  # a card was asked: its approval is reversed
+                record_payment(session, sale_id, "reversed")
+            if released and MAYBE_RELEASED not in outcomes.values() and covered_by_credit(session, sale_id):
+                # Every door that opened was seen, and the credit pays for all of it: nothing is owed.
+                move(session, sale_id, SaleState.RELEASED, recovered=True, released=sorted(released))
+                move(session, sale_id, SaleState.DONE, recovered=True, why="paid by credit")
+                return SaleState.DONE
             final = SaleState.RELEASED_NOT_CHARGED if released else SaleState.REVERSED
             move(session, sale_id, final, recovered=True, released=sorted(released))
             return final
@@ -134,6 +161,10 @@ class PurchaseRecovery:
         self.service.reported(sale_id, await self.db.write(write))
 
     async def on_released(self, sale_id: str) -> None:
+        if await self.db.read(lambda s: covered_by_credit(s, sale_id)):
+            card = await self.db.read(lambda s: authorisation(s, sale_id) is not None)
+            await self._to(sale_id, SaleState.DONE, "reversed" if card else None, why="paid by credit")
+            return
         released = await self.db.read(lambda s: released_of(s, sale_id))
         await self._to(sale_id, SaleState.RELEASED_NOT_CHARGED, "reversed", released=sorted(released),
                        why="the terminal reversed the approval we could not answer")
@@ -142,9 +173,24 @@ class PurchaseRecovery:
         await self._to(sale_id, SaleState.REVERSED, "reversed")
 
     async def on_book_requested(self, sale_id: str) -> None:
+        if await self.db.read(lambda s: asked_to_book(s, sale_id)) == 0:
+            # The credit paid for the goods and we answered "not issued" (or never answered): the
+            # terminal books nothing either way.
+            await self._book_nothing(sale_id)
+            return
         # We answered "goods issued" (or were about to): only the end-of-day totals can tell.
         await self.service.terminal.ask()
         await self._to(sale_id, SaleState.CHARGE_UNKNOWN, "unknown")
+
+    async def _book_nothing(self, sale_id: str) -> None:
+        def write(session: Session) -> None:
+            record_payment(session, sale_id, "reversed")
+            move(session, sale_id, SaleState.BOOKED, booked_cents=0)
+            move(session, sale_id, SaleState.DONE, why="paid by credit")
+
+        await self.db.write_until_committed(write, what=f"sale {sale_id} paid by credit")
+        self.service.reported(sale_id, SaleState.BOOKED)
+        self.service.reported(sale_id, SaleState.DONE)
 
     async def on_booked(self, sale_id: str) -> None:
         await self._to(sale_id, SaleState.DONE)
@@ -153,7 +199,9 @@ class PurchaseRecovery:
         """The terminal reversed instead of booking (it took our answer as 'not issued')."""
         released = await self.db.read(lambda s: released_of(s, sale_id))
         state = await self.db.read(lambda s: SALE.current(s, sale_id))
-        if state is SaleState.BOOK_REQUESTED or state is SaleState.RELEASED:
+        if state is SaleState.BOOK_REQUESTED and await self.db.read(lambda s: asked_to_book(s, sale_id)) == 0:
+            await self._book_nothing(sale_id)  # expected: we said "not issued" because the credit paid
+        elif state is SaleState.BOOK_REQUESTED or state is SaleState.RELEASED:
             await self._to(sale_id, SaleState.RELEASED_NOT_CHARGED, "reversed", released=sorted(released))
         else:
             await self.settle(sale_id)

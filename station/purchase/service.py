@@ -7,6 +7,11 @@ only after its creation committed; a write that fails before anything reached th
 door answers 503 (`storage_unavailable`); a write that records something that already happened
 (an approval, an opened door, a booking) is retried until it commits; and a sale that could not be
 finished is settled by `recovery` in the background, retrying while storage fails, not at the next start.
+
+Vouchers (or a return's credit) are held in the sale's creating transaction; the terminal is asked for
+the rest only, and not at all when the credit covers the whole purchase (`flow` settles them). A live
+purchase that ends with goods gets its digital receipt (and a print job) before the screen hears of
+its final state; the printer never holds a purchase up.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from payments.zvt import (
@@ -49,15 +54,26 @@ from ..db.models import Sale, SaleLine
 from ..db.types import utcnow
 from ..flows.engine import InvalidTransition, created
 from ..lockwall import DoorOutcome, LockWall
+from ..vouchers import VoucherError
+from ..vouchers import ledger as vouchers
 from . import endofday
 from .flow import DOOR_FAULT as DOOR_FAULT_LINE
-from .flow import FINAL, NOT_RELEASED, RELEASED, SALE, SaleState, charge_for, mark_lines, move, record_payment
+from .flow import FINAL, NOT_RELEASED, RELEASED, SALE, SaleState, card_due, mark_lines, move, record_payment
 from .progress import ProgressBoard
+from .receipt import create_purchase_receipts
 from .recovery import PurchaseRecovery
+
+if TYPE_CHECKING:
+    from ..printing import PrintService, ReceiptDesk
+    from ..vouchers import VoucherService
 
 log = logging.getLogger(__name__)
 
 STORAGE_TEXT = "Der Speicher der Station ist gerade nicht beschreibbar – bitte später erneut versuchen"
+WITH_GOODS = (SaleState.DONE, SaleState.CHARGE_UNKNOWN)  # final states after which the shopper gets a receipt
+# A voucher's refusal as the purchase's answer (an unknown code is not a missing purchase).
+VOUCHER_CODES = {"not_found": "unknown_voucher", "invalid": "invalid", "busy": "busy",
+                 "already_redeemed": "already_redeemed", "throttled": "throttled"}
 
 
 class PurchaseError(Exception):
@@ -72,9 +88,18 @@ class PurchaseService:
     name = "purchases"
 
     def __init__(
-        self, db: Database, terminal: CardTerminal, lockwall: LockWall, *, today: Callable[[], date] | None = None
+        self,
+        db: Database,
+        terminal: CardTerminal,
+        lockwall: LockWall,
+        *,
+        vouchers: VoucherService | None = None,
+        receipts: ReceiptDesk | None = None,
+        printing: PrintService | None = None,
+        today: Callable[[], date] | None = None,
     ) -> None:
         self.db, self.terminal, self.lockwall = db, terminal, lockwall
+        self.vouchers, self.receipts, self.printing = vouchers, receipts, printing
         self.today = today or date.today  # the station's local day (Clock.today): what is past its date
         self.terminal.reconcile = endofday.reconcile  # end-of-day settles our unknown charges
         self.board = ProgressBoard()
@@ -101,18 +126,42 @@ class PurchaseService:
         return task
 
     def reported(self, sale_id: str, state: SaleState) -> None:
-        """A state committed (here or by recovery): tell the screen, free the terminal when final."""
+        """A state committed (here or by recovery): tell the screen, free the terminal when final.
+
+        A live purchase that ended with goods first gets its receipts; the screen hears of the final
+        state once they exist (its link to the digital receipt is then there).
+        """
         crashpoints.reached(f"sale.{state}")
-        self.board.state(sale_id, state, FINAL_TEXT.get(state))
-        if state in FINAL and self._current == sale_id:
+        live = self._current == sale_id
+        if state in FINAL and live:
             self._current = None
             self.terminal.payment_active = False
+        if live and state in WITH_GOODS and self.receipts is not None:
+            self._spawn(self._receipts_then_report(sale_id, state), f"receipt-{sale_id[:8]}")
+        else:
+            self.board.state(sale_id, state, FINAL_TEXT.get(state))
+
+    async def _receipts_then_report(self, sale_id: str, state: SaleState) -> None:
+        assert self.receipts is not None
+        desk = self.receipts
+        try:
+            await self.db.write_until_committed(lambda s: create_purchase_receipts(s, desk, sale_id),
+                                                what=f"receipts of sale {sale_id}")
+            if self.printing is not None:
+                self.printing.wake()
+        finally:
+            self.board.state(sale_id, state, FINAL_TEXT.get(state))
 
     # -- starting a purchase ---------------------------------------------------------------------
-    async def begin(self, compartments: list[int]) -> str:
-        """Reserve the compartments and start paying; returns the sale id at once."""
+    async def begin(self, compartments: list[int], vouchers: list[str] | tuple[str, ...] = ()) -> str:
+        """Reserve the compartments, hold the vouchers, and start paying the rest; returns the sale id at once."""
         if not compartments or len(set(compartments)) != len(compartments):
             raise PurchaseError("invalid", "Bitte ein oder mehrere verschiedene Fächer wählen")
+        if vouchers and self.vouchers is not None:
+            try:
+                self.vouchers.throttle.check()
+            except VoucherError as exc:
+                raise PurchaseError("throttled", str(exc)) from None
         if not self.recovery.done:
             raise PurchaseError("busy", "Die Station prüft gerade einen unterbrochenen Einkauf – bitte kurz warten")
         async with self._starting:
@@ -125,9 +174,13 @@ class PurchaseService:
             sale_id = str(uuid.uuid4())
             try:
                 today = self.today()
-                await self.db.write(lambda s: self._create(s, sale_id, compartments, today))
+                await self.db.write(lambda s: self._create(s, sale_id, compartments, vouchers, today))
             except StorageUnavailable:
                 raise PurchaseError("storage_unavailable", STORAGE_TEXT) from None
+            except VoucherError as exc:
+                if self.vouchers is not None:
+                    await self.vouchers.refused(exc)
+                raise PurchaseError(VOUCHER_CODES.get(exc.code, "invalid"), str(exc)) from None
             self._current = sale_id  # only now: the sale exists on disk
             self.terminal.payment_active = True
         crashpoints.reached("sale.created")
@@ -136,7 +189,10 @@ class PurchaseService:
         return sale_id
 
     @staticmethod
-    def _create(session: Session, sale_id: str, compartments: list[int], today: date | None = None) -> None:
+    def _create(
+        session: Session, sale_id: str, compartments: list[int], codes: list[str] | tuple[str, ...],
+        today: date | None = None,
+    ) -> None:
         by_compartment = {o.compartment: o for o in offers(session, today=today)}
         missing = [c for c in compartments if c not in by_compartment]
         if missing:
@@ -144,7 +200,12 @@ class PurchaseService:
         now = utcnow()
         total = sum(by_compartment[c].total_cents for c in compartments)
         session.execute(insert(Sale).values(id=sale_id, state=SaleState.CREATED.value, total_cents=total,
-                                            booked_cents=0, created_at=now, updated_at=now))
+                                            booked_cents=0, credit_cents=0, card_cents=total, created_at=now,
+                                            updated_at=now))
+        if codes:  # held in this transaction: a voucher is never in two purchases, nor lost if this one fails
+            credit = sum(v.amount_cents for v in vouchers.hold_for_sale(session, codes, sale_id))
+            session.execute(update(Sale).where(Sale.id == sale_id).values(credit_cents=credit,
+                                                                          card_cents=max(0, total - credit)))
         for comp_id in compartments:
             offer = by_compartment[comp_id]
             session.execute(
@@ -158,6 +219,7 @@ class PurchaseService:
             except CompartmentError as exc:
                 raise PurchaseError("not_available", str(exc)) from None
         created(session, SALE, sale_id, actor="shopper", reason="sale", reference=sale_id, compartments=compartments)
+        session.flush()
 
     async def cancel(self, sale_id: str) -> None:
         """Cancel before the card is paid: only while the terminal still waits for a card."""
@@ -208,27 +270,10 @@ class PurchaseService:
 
     async def _run(self, sale_id: str, compartments: list[int]) -> None:
         try:
-            await self.terminal.wait_idle(30.0)
-            try:
-                await self._commit(sale_id, SaleState.PAYMENT_REQUESTED, also=lambda s: record_payment(
-                    s, sale_id, "requested"), expect={SaleState.CREATED})
-            except InvalidTransition:
-                return  # cancelled in the meantime: nothing reached the terminal
-            release: dict[str, asyncio.Task[dict[int, str]]] = {}
-            total = await self.db.read(lambda s: s.get_one(Sale, sale_id).total_cents)
-            try:
-                result = await self.terminal.client.authorise(
-                    total,
-                    decide=lambda status: self._decide(sale_id, status, release, compartments),
-                    observer=lambda message: self._observe(sale_id, message),
-                )
-            except (TerminalBusy, ZvtError) as exc:  # nothing was sent (busy, terminal unreachable)
-                await self._commit(sale_id, SaleState.ABORTED, until_committed=True, error=str(exc),
-                                   also=lambda s: record_payment(s, sale_id, "aborted"))
-                return
-            if "task" in release:  # the doors finish opening even if the dialogue ended early
-                await asyncio.shield(release["task"])
-            await self._conclude(sale_id, result)
+            if await self.db.read(lambda s: s.get_one(Sale, sale_id).card_cents) == 0:
+                await self._run_on_credit(sale_id, compartments)
+            else:
+                await self._run_with_card(sale_id, compartments)
         except asyncio.CancelledError:  # the daemon stops: recovery settles it at the next start
             raise
         except Exception:
@@ -238,6 +283,45 @@ class PurchaseService:
             await self._settle_if_unfinished(sale_id)
             self._current = None
             self.terminal.payment_active = False
+
+    async def _run_with_card(self, sale_id: str, compartments: list[int]) -> None:
+        await self.terminal.wait_idle(30.0)
+        try:
+            await self._commit(sale_id, SaleState.PAYMENT_REQUESTED, also=lambda s: record_payment(
+                s, sale_id, "requested"), expect={SaleState.CREATED})
+        except InvalidTransition:
+            return  # cancelled in the meantime: nothing reached the terminal
+        release: dict[str, asyncio.Task[dict[int, str]]] = {}
+        asked = await self.db.read(lambda s: s.get_one(Sale, sale_id).card_cents)  # the rest the credit leaves
+        try:
+            result = await self.terminal.client.authorise(
+                asked,
+                decide=lambda status: self._decide(sale_id, status, release, compartments),
+                observer=lambda message: self._observe(sale_id, message),
+            )
+        except (TerminalBusy, ZvtError) as exc:  # nothing was sent (busy, terminal unreachable)
+            await self._commit(sale_id, SaleState.ABORTED, until_committed=True, error=str(exc),
+                               also=lambda s: record_payment(s, sale_id, "aborted"))
+            return
+        if "task" in release:  # the doors finish opening even if the dialogue ended early
+            await asyncio.shield(release["task"])
+        await self._conclude(sale_id, result)
+
+    async def _run_on_credit(self, sale_id: str, compartments: list[int]) -> None:
+        """The credit covers everything: no terminal; open the doors, done (or reversed: the credit goes back)."""
+        try:
+            await self._commit(sale_id, SaleState.RELEASE_REQUESTED, expect={SaleState.CREATED}, paid_by="credit")
+        except InvalidTransition:
+            return  # cancelled in the meantime
+        except StorageUnavailable:
+            await self.recovery.settle(sale_id)
+            return
+        self.board.say(sale_id, "Mit Pfandguthaben bezahlt")
+        outcomes = await self._open_doors(sale_id, compartments)
+        if any(v == RELEASED for v in outcomes.values()):
+            await self._commit(sale_id, SaleState.DONE, until_committed=True, booked_cents=0)
+        else:
+            await self._commit(sale_id, SaleState.REVERSED, until_committed=True, why="no door opened")
 
     async def _settle_if_unfinished(self, sale_id: str) -> None:
         """The dialogue is over; a sale not final yet (storage failing) is settled in the background.
@@ -282,13 +366,15 @@ class PurchaseService:
         outcomes = await asyncio.shield(release["task"])
         if not any(v == RELEASED for v in outcomes.values()):
             return GOODS_NOT_ISSUED
-        amount = await self.db.read(lambda s: charge_for(s, sale_id))
+        amount = await self.db.read(lambda s: card_due(s, sale_id))  # the released goods the credit does not cover
         if await self.db.read(lambda s: SALE.current(s, sale_id)) is SaleState.RELEASED:
             await self._commit(sale_id, SaleState.BOOK_REQUESTED, until_committed=True, book_cents=amount,
                                also=lambda s: record_payment(s, sale_id, "book_requested",
                                                              details={"book_cents": amount}))
-        total = await self.db.read(lambda s: s.get_one(Sale, sale_id).total_cents)
-        return GOODS_ISSUED if amount == total else partial_issue(amount)
+        asked = await self.db.read(lambda s: s.get_one(Sale, sale_id).card_cents)
+        if amount == 0:
+            return GOODS_NOT_ISSUED  # the credit paid for what was released: the card books nothing
+        return GOODS_ISSUED if amount == asked else partial_issue(amount)
 
     async def _release(self, sale_id: str, compartments: list[int]) -> dict[int, str]:
         """Open each compartment; returns per compartment what its door did."""
@@ -296,6 +382,10 @@ class PurchaseService:
             await self._commit(sale_id, SaleState.RELEASE_REQUESTED)
         except StorageUnavailable:
             return {}  # nothing pulsed; the sale stays authorised and is settled (reversed) later
+        return await self._open_doors(sale_id, compartments)
+
+    async def _open_doors(self, sale_id: str, compartments: list[int]) -> dict[int, str]:
+        """release_requested is committed: pulse each door, then commit released or not_released."""
         outcomes: dict[int, str] = {}
         for compartment in compartments:
             if await self._blocked(compartment):

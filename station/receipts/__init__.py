@@ -26,7 +26,7 @@ from .models import (
     Shop,
     VatShare,
 )
-from .render import CODE_PAGE, KINDS, render_receipt, render_template, validate
+from .render import CODE_PAGE, KINDS, layout_lines, render_receipt, render_template, to_json, validate
 from .texts import LANGUAGES, TEXTS
 
 __all__ = [
@@ -49,8 +49,10 @@ __all__ = [
     "VatShare",
     "ean13_check_digit",
     "euro",
+    "layout_lines",
     "render_receipt",
     "render_template",
+    "to_json",
     "valid_ean13",
     "validate",
 ]

@@ -94,6 +94,24 @@ def render_template(kind: str, model: Any, language: str, *, columns: int = 48, 
     return template.render(receipt=model, t=TEXTS[language], columns=columns, tz=timezone)
 
 
+def layout_lines(rendered: str) -> list[str | dict[str, Any]]:
+    """A template's output as text lines and instruction dicts (`{"op": "row", ...}`), for other renderers (HTML)."""
+    items: list[str | dict[str, Any]] = []
+    for line in rendered.removesuffix("\n").split("\n"):
+        stripped = line.lstrip(" ")
+        if stripped.startswith(_MARK):
+            items.append(json.loads(stripped[1:]))
+        else:
+            items.append(line.rstrip())
+    return items
+
+
+def to_json(kind: str, model: Any) -> dict[str, Any]:
+    """A receipt's data as JSON-able values (dates as ISO text); `validate(kind, ...)` reads it back."""
+    data: dict[str, Any] = _adapter(kind).dump_python(model, mode="json")
+    return data
+
+
 @functools.cache
 def _adapter(kind: str) -> TypeAdapter[Any]:
     return TypeAdapter(KINDS[kind][0])

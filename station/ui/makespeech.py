@@ -4,7 +4,7 @@
 
 Only clips whose text or voice changed are made again (an `index.json` per language keeps a
 fingerprint of each); clips no longer needed are removed. `--check` makes nothing and exits 1
-when a clip is missing or stale. `scripts/make-speech` runs this; `scripts/setup-ui` calls it.
+when a clip is missing or stale. `scripts/make-speech` runs this; `scripts/setup` calls it.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(problems)} clips to make: run scripts/make-speech", file=sys.stderr)
         return 1 if problems else 0
     if shutil.which(ESPEAK) is None:
-        print("make-speech: espeak-ng is not installed (scripts/setup-ui installs it)", file=sys.stderr)
+        print("make-speech: espeak-ng is not installed (scripts/setup installs it)", file=sys.stderr)
         return 2
     started = time.monotonic()
     for language in LANGUAGES:

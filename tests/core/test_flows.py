@@ -19,12 +19,24 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 
+from deposit.voucher import build_code
 from station.compartments import owner
 from station.compartments.flow import COMPARTMENT, Slot
 from station.compartments.recovery import CompartmentRecovery
 from station.db.engine import Database
 from station.db.haccp_models import ColdChainBlock
-from station.db.models import AuditEntry, Compartment, DoorOperation, Order, OutboxEvent, Sale, Volunteer
+from station.db.models import (
+    AuditEntry,
+    Compartment,
+    DepositReturn,
+    DoorOperation,
+    Order,
+    OutboxEvent,
+    Sale,
+    Volunteer,
+    Voucher,
+)
+from station.db.returns_models import PrintJob, Receipt
 from station.db.staff_models import RestockSession, VolunteerSession
 from station.db.types import utcnow
 from station.flows import docs
@@ -76,6 +88,26 @@ def _row(session: Any, flow: Flow[Any], state: enum.StrEnum) -> Any:
         order = insert(Order).values(external_id=str(uuid.uuid4()), kind="order", state=state.value,
                                      created_at=now, details={})
         return session.execute(order.returning(Order.id)).scalar_one()
+    if name == "deposit_return":
+        key = str(uuid.uuid4())
+        session.execute(insert(DepositReturn).values(id=key, state=state.value, total_cents=0, count=0,
+                                                     machine_cents=0, items={}, created_at=now, updated_at=now))
+        return key
+    if name == "voucher":
+        key = str(uuid.uuid4())
+        serial = uuid.UUID(key).int % 1_000_000
+        session.execute(insert(Voucher).values(id=key, serial=f"{serial:06d}", code=build_code(29, serial, 100),
+                                               amount_cents=100, state=state.value, origin="return", medium="paper",
+                                               issued_at=now, updated_at=now))
+        return key
+    if name == "print_job":
+        receipt = str(uuid.uuid4().hex[:22])
+        session.execute(insert(Receipt).values(id=receipt, kind="test", reference=None, language="de", data={},
+                                               created_at=now))
+        key = str(uuid.uuid4())
+        session.execute(insert(PrintJob).values(id=key, receipt_id=receipt, state=state.value, attempts=0,
+                                                created_at=now, updated_at=now))
+        return key
     if name in ("restock", "staff_session"):
         person = session.scalar(select(Volunteer.id).limit(1)) or session.execute(
             insert(Volunteer).values(name="Anna", role="volunteer", active=True, created_at=now, created_by="test")
@@ -100,7 +132,8 @@ CASES = [(name, a, b) for name, flow in FLOWS.items() for a, b in _pairs_outside
 
 
 def test_every_flow_has_a_row_factory_and_arrows_outside_its_table(db: Database) -> None:
-    assert sorted(FLOWS) == ["coldchain_block", "compartment", "door", "order", "restock", "sale", "staff_session"]
+    assert sorted(FLOWS) == ["coldchain_block", "compartment", "deposit_return", "door", "order", "print_job",
+                            "restock", "sale", "staff_session", "voucher"]
     assert {name for name, _a, _b in CASES} == set(FLOWS)  # every flow refuses something
 
 
@@ -151,13 +184,17 @@ def test_a_flow_without_recovery_for_a_state_cannot_be_declared() -> None:
 def test_every_recovery_handler_covers_every_non_final_state() -> None:
     """The engine refuses a handler that lacks an `on_<state>`; each flow's real handler passes."""
     from station.coldchain.service import ColdChain
+    from station.deposit import DepositService
     from station.lockwall.service import LockWall
+    from station.printing import PrintService
     from station.purchase.recovery import PurchaseRecovery
     from station.restock import RestockService
     from station.staff import StaffService
+    from station.vouchers import VoucherService
 
     handlers = {"sale": PurchaseRecovery, "door": LockWall, "coldchain_block": ColdChain,
-                "compartment": CompartmentRecovery, "restock": RestockService, "staff_session": StaffService}
+                "compartment": CompartmentRecovery, "deposit_return": DepositService, "voucher": VoucherService,
+                "print_job": PrintService, "restock": RestockService, "staff_session": StaffService}
     for name, flow in FLOWS.items():
         if not flow.unfinished_states():
             continue

@@ -157,3 +157,14 @@ async def test_a_cancelled_sale_can_never_be_paid_and_a_paying_sale_never_cancel
     with pytest.raises(InvalidTransition):  # cancelling is only possible before the payment starts
         shop.db.run_sync(lambda s: set_state(s, sale_id, SaleState.CANCELLED))
     assert sale.state == SaleState.ABORTED and shop.terminal_sim.ledger.charged_cents() == 0
+
+
+def test_end_of_day_settles_which_unknown_charges_were_booked() -> None:
+    """The one set of unknown sales whose amounts make up the difference was charged; ties stay for a person."""
+    from station.purchase.endofday import charged_subset
+
+    assert charged_subset({"a": 420, "b": 328}, 328) == {"b"}
+    assert charged_subset({"a": 420, "b": 328}, 748) == {"a", "b"}
+    assert charged_subset({"a": 420, "b": 328}, 0) == set()
+    assert charged_subset({"a": 420, "b": 420}, 420) is None  # one of two equal amounts: cannot tell which
+    assert charged_subset({"a": 420, "b": 328}, 100) is None  # nothing fits: a real mismatch

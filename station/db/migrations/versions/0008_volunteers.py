@@ -1,7 +1,7 @@
 """volunteers: accounts with roles, log-in sessions, the PIN/badge throttle, restocking, marked-down prices
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01
 
 - volunteers gain `role` (volunteer | operator | courier), `external_id` (the platform's id),
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
