@@ -261,7 +261,8 @@ class LockWall:
                 await self.db.write_until_committed(partial(doors.door_open_at_boot, compartment_id=compartment))
                 self._start_left_open_timer(compartment)
             else:
-                await self.db.write_until_committed(partial(doors.set_door_state, compartment_id=compartment, door_state="closed"))
+                shut = partial(doors.set_door_state, compartment_id=compartment, door_state="closed")
+                await self.db.write_until_committed(shut)
 
     # -- recovery of operations the last run left unfinished (never pulses) ---------------------------
     async def on_opened(self, op_id: int, compartment: int, is_open: bool, _item: bool | None) -> None:
