@@ -51,6 +51,15 @@ STORAGE_CODES = frozenset(
 )
 
 
+_STILL_USABLE = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL})
+
+
+def _connection_broken(exc: BaseException) -> bool:
+    """Busy, locked and full leave the connection fine (its transaction rolled back); I/O errors do not."""
+    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
+    return not (isinstance(code, int) and (code & 0xFF) in _STILL_USABLE)
+
+
 def is_storage_failure(exc: BaseException) -> bool:
     """Disk full, locked, I/O error, read-only ...: a state of the station, not a bug in a query."""
     if isinstance(exc, StorageUnavailable):
@@ -101,7 +110,6 @@ def make_engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file; existing ones: see vacuum_mode
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
@@ -207,8 +215,9 @@ class Database:
         the pool each time: that keeps a "domain change + outbox event" commit cheap. A storage
         failure (disk full, locked, I/O) rolls everything back and raises StorageUnavailable.
         """
-        conn = self._connection(write)
+        conn: Connection | None = None
         try:
+            conn = self._connection(write)
             with conn.begin():
                 session = Session(bind=conn, expire_on_commit=False)
                 session.info["db_epoch"] = self.epoch
@@ -223,7 +232,8 @@ class Database:
             message = str(getattr(exc, "orig", None) or exc)
             if write:
                 self.writes.failed(message)
-            self._discard(conn, write)
+            if conn is not None and _connection_broken(exc):
+                self._discard(conn, write)
             raise StorageUnavailable(message) from exc
         if write:
             self.writes.succeeded()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,10 @@ def status(path: Path) -> SchemaStatus:
 def upgrade(path: Path, revision: str = "head") -> None:
     """Bring the database at `path` to `revision`, creating the file when missing."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not Path(path).exists():  # a new file frees pages incrementally from the start (retention)
+        with contextlib.closing(sqlite3.connect(path)) as con:
+            con.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            con.execute("VACUUM")
     engine = make_engine(Path(path))
     try:
         with engine.connect() as conn:

@@ -210,7 +210,7 @@ class LockWall:
         elif isinstance(event, BoardBaseline):
             await self._baseline(event)
         elif isinstance(event, _LeftOpenDue) and self._left_open.pop(event.compartment, None) is not None:
-            await self.db.write(lambda s: doors.left_open(s, event.compartment, event.seconds))
+            await self.db.write_until_committed(lambda s: doors.left_open(s, event.compartment, event.seconds))
         # BoardUp / BoardDown: availability lives in the bus snapshot; the bus logs them once
 
     async def _door_opened(self, compartment: int) -> None:
@@ -229,9 +229,9 @@ class LockWall:
         self._cancel_left_open_timer(compartment)
         op_id = self._active.pop(compartment, None)
         if op_id is not None:
-            await self.db.write(lambda s: self._close_operation(s, op_id, compartment))
+            await self.db.write_until_committed(lambda s: self._close_operation(s, op_id, compartment))
         else:
-            await self.db.write(lambda s: doors.door_closed_without_operation(s, compartment))
+            await self.db.write_until_committed(lambda s: doors.door_closed_without_operation(s, compartment))
         self._notify(compartment, "closed")
 
     @staticmethod
@@ -258,10 +258,11 @@ class LockWall:
                 if not self._recovering:
                     self._recovered.set()
             elif is_open:
-                await self.db.write(partial(doors.door_open_at_boot, compartment_id=compartment))
+                await self.db.write_until_committed(partial(doors.door_open_at_boot, compartment_id=compartment))
                 self._start_left_open_timer(compartment)
             else:
-                await self.db.write(partial(doors.set_door_state, compartment_id=compartment, door_state="closed"))
+                shut = partial(doors.set_door_state, compartment_id=compartment, door_state="closed")
+                await self.db.write_until_committed(shut)
 
     # -- recovery of operations the last run left unfinished (never pulses) ---------------------------
     async def on_opened(self, op_id: int, compartment: int, is_open: bool, _item: bool | None) -> None:
