@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .cardterminal import CardTerminal
+from .clock import Clock
 from .coldchain import ColdChain
 from .compartments.recovery import CompartmentRecovery
 from .config import Config, ConfigError
@@ -12,24 +13,47 @@ from .config.overlay import OverlayState, apply_overlay
 from .daemon import Station
 from .lockwall import LockWall
 from .lockwall.remote import RemoteDoors
+from .nfcreader import NfcComponent
 from .printing import PrintService, desk_from_config
 from .purchase import PurchaseService
 from .purchase.flow import held_compartments
+from .reports import EndOfDayReports
+from .restock import RestockService
+from .restock.flow import restocked_compartments
 from .retention import Retention
+from .staff import StaffService
 from .vouchers import VoucherService
 
 
-def build_station(config: Config, *, file_config: Config | None = None, overlay: OverlayState | None = None) -> Station:
+def build_station(
+    config: Config,
+    *,
+    file_config: Config | None = None,
+    overlay: OverlayState | None = None,
+    clock: Clock | None = None,
+) -> Station:
     """Construct every component (no I/O happens here); start order is the order added.
 
     `config` is what runs (the file plus a stored overlay, see `config.overlay.effective_config`);
     `file_config` is the file alone, against which a new overlay from the platform is checked.
+    `clock` replaces the wall clock (tests: a `ManualClock`).
     """
-    station = Station(config, overlay=overlay)
+    station = Station(config, overlay=overlay, clock=clock)
     base = file_config or config
+    nfc = NfcComponent(config.nfc) if config.nfc is not None else None
+    if nfc is not None:
+        station.add(nfc)
+    staff = StaffService(config, station.db, station.clock, nfc=nfc, simulated=station.simulated)
+    station.add(staff)
+    holders: list[Any] = []
+    settled_first: list[Any] = []
     if config.lock_buses:
         station.lockwall = LockWall(config, station.db)
         station.add(station.lockwall)
+        restock = RestockService(station.db, station.lockwall, staff, station.clock)
+        station.add(restock)
+        holders.append(restocked_compartments)
+        settled_first.append(restock.recovered)
     station.receipts = desk_from_config(config)
     if config.printer is not None:
         station.printing = PrintService(config.printer, station.db, station.receipts)
@@ -54,11 +78,10 @@ def build_station(config: Config, *, file_config: Config | None = None, overlay:
     if config.payment is not None:
         station.terminal = CardTerminal(config.payment, station.db, timezone=config.station.timezone)
         station.add(station.terminal)
-    holders: list[Any] = []
-    settled_first: list[Any] = []
     if station.terminal is not None and station.lockwall is not None:
         station.purchases = PurchaseService(station.db, station.terminal, station.lockwall, vouchers=station.vouchers,
-                                            receipts=station.receipts, printing=station.printing)
+                                            receipts=station.receipts, printing=station.printing,
+                                            today=station.clock.today)
         station.add(station.purchases)
         holders.append(held_compartments)
         settled_first.append(station.purchases.recovery.finished)
@@ -66,6 +89,7 @@ def build_station(config: Config, *, file_config: Config | None = None, overlay:
         station.add(CompartmentRecovery(station.db, holders, settled_first))
     delivered_days = config.mqtt.delivered_retention_days if config.mqtt is not None else None
     station.add(Retention(config.retention, station.db, delivered_days=delivered_days))
+    station.add(EndOfDayReports(config, station.db, station.clock, devices=lambda: station.device_status()["devices"]))
     if config.mqtt is not None:
         from sync.component import SyncComponent  # only stations that sync load paho
 
@@ -76,6 +100,7 @@ def build_station(config: Config, *, file_config: Config | None = None, overlay:
             status_provider=station.device_status,
             door_opener=RemoteDoors(station.lockwall) if station.lockwall is not None else None,
             cold_chain_release=station.coldchain.operator_release if station.coldchain is not None else None,
+            staff=staff,
             config_hash=config_hash(config),
             validate_overlay=lambda candidate: check_overlay(base, candidate),
         )

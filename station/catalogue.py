@@ -13,7 +13,8 @@ from .db.models import Product
 from .db.types import utcnow
 from .journal import audit
 
-FIELDS = ("name", "price_cents", "vat_rate_bp", "deposit_cents", "temperature_class", "min_age", "active")
+FIELDS = ("name", "price_cents", "vat_rate_bp", "deposit_cents", "temperature_class", "min_age", "active",
+          "past_best_before_price_cents", "past_best_before_days")
 
 
 class CatalogueError(ValueError):
@@ -34,6 +35,8 @@ class ProductData:
     temperature_class: str = "ambient"
     min_age: int | None = None
     active: bool = True
+    past_best_before_price_cents: int | None = None  # reduced price past best-before (None: leaves sale)
+    past_best_before_days: int = 3
 
 
 def set_catalogue(

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import __version__
 from .api.app import create_app
+from .clock import Clock, SystemClock
 from .components import Component, Status
 from .config import Config
 from .config.overlay import OverlayState
@@ -29,9 +30,15 @@ class Station:
     """Owns the components; constructing it does no I/O."""
 
     def __init__(
-        self, config: Config, *, notifier: Notifier | None = None, overlay: OverlayState | None = None
+        self,
+        config: Config,
+        *,
+        notifier: Notifier | None = None,
+        overlay: OverlayState | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
+        self.clock: Clock = clock or SystemClock(config.station.timezone)  # the station's day (dates on goods)
         self.overlay = overlay or OverlayState("none")
         self.simulated = bool(config.simulation and config.simulation.enabled)
         self.notifier = notifier or Notifier()

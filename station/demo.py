@@ -90,6 +90,8 @@ async def simulated_devices(config: Config) -> AsyncIterator[Devices]:
             stack.push_async_callback(printer.stop)
             devices.extra["printer"] = printer
             log.info("simulated receipt printer on socket://127.0.0.1:%d", port)
+        if config.nfc is not None:
+            devices.extra["nfc"] = _start_nfc_field(stack, config.nfc.device, seed)
         if config.payment is not None:
             port = _local_tcp_port(config.payment.port.replace("tcp://", "socket://"), "payment")
             terminal = ZvtSimulator(SimConfig(seed=seed))
@@ -98,6 +100,24 @@ async def simulated_devices(config: Config) -> AsyncIterator[Devices]:
             devices.terminal = terminal
             log.info("simulated card terminal on tcp://127.0.0.1:%d (amounts ending in ,99 are declined)", port)
         yield devices
+
+
+def _start_nfc_field(stack: contextlib.AsyncExitStack, device: str, seed: int) -> Any:
+    """The tag simulator where `[nfc] device = "udp:127.0.0.1:PORT"` points; no card on it at first.
+
+    (A badge log-in on the demo: `POST /api/staff/login/badge` with `uid`, accepted on simulated stations.)
+    """
+    from simulators.nfc import NfcTagSimulator
+
+    scheme, _, rest = device.partition(":")
+    host, _, port = rest.rpartition(":")
+    if scheme != "udp" or host not in ("127.0.0.1", "localhost") or not port.isdigit():
+        raise ValueError(f'nfc: a simulated reader needs device = "udp:127.0.0.1:PORT", not {device!r}')
+    field = NfcTagSimulator(seed=seed)
+    field.start("127.0.0.1", int(port))
+    stack.callback(field.close)
+    log.info("simulated NFC reader field (NTAG213 cards) on udp:127.0.0.1:%s", port)
+    return field
 
 
 async def _start_fridges(stack: contextlib.AsyncExitStack, config: Config, line: str, port: int, seed: int) -> None:

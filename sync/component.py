@@ -65,6 +65,7 @@ class SyncComponent(ProgressMixin):
         status_provider: Callable[[], dict[str, Any]] | None = None,
         door_opener: DoorOpener | None = None,
         cold_chain_release: ColdChainRelease | None = None,
+        staff: Any = None,
         validate_overlay: Callable[[dict[str, Any]], None] | None = None,
         software_version: str = __version__,
         config_version: str | None = None,
@@ -82,7 +83,7 @@ class SyncComponent(ProgressMixin):
             batch=config.batch,
             poll_s=config.poll_s,
         )
-        services = CommandServices(door_opener, self.publish_snapshot, validate_overlay, cold_chain_release)
+        services = CommandServices(door_opener, self.publish_snapshot, validate_overlay, cold_chain_release, staff)
         self.router = CommandRouter(
             db,
             station_id,

@@ -1,4 +1,5 @@
-"""Command handlers: catalogue, prices, orders, block/unblock, snapshot, config overlay, remote open, vouchers.
+"""Command handlers: catalogue, prices, orders, block/unblock, snapshot, config overlay, remote open, vouchers,
+volunteers.
 
 Handlers call the services' public functions and never write their tables. Database-only changes
 run in `ctx.transact`, the same transaction that stores the command's result, so a command runs
@@ -13,6 +14,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -22,6 +24,7 @@ from station.coldchain.transitions import open_block
 from station.compartments import owner
 from station.db.types import utcnow
 from station.journal import audit
+from station.staff import accounts as staff_accounts
 from station.vouchers import VoucherError
 from station.vouchers import ledger as vouchers
 
@@ -49,6 +52,7 @@ class CommandServices:
     snapshot: Callable[[], Awaitable[dict[str, Any]]] | None = None
     validate_overlay: Callable[[dict[str, Any]], None] | None = None
     cold_chain_release: ColdChainRelease | None = None
+    staff: Any = None  # station.staff.StaffService: hashes codes and badges, ends sessions of disabled accounts
 
 
 def register_handlers(router: CommandRouter) -> None:
@@ -65,6 +69,9 @@ def register_handlers(router: CommandRouter) -> None:
     router.register("apply_config_overlay", apply_config_overlay, params=P.ApplyConfigOverlay)
     router.register("redeem_voucher", redeem_voucher, params=P.RedeemVoucher)
     router.register("void_voucher", void_voucher, params=P.VoidVoucher)
+    router.register("add_volunteer", add_volunteer, params=P.AddVolunteer)
+    router.register("disable_volunteer", disable_volunteer, params=P.DisableVolunteer)
+    router.register("set_volunteer_badge", set_volunteer_badge, params=P.SetVolunteerBadge)
 
 
 def _compartment(session: Session, compartment_id: int) -> None:
@@ -277,3 +284,91 @@ async def _voucher_change(ctx: CommandContext, change: Callable[[Session], dict[
         if refusal.alarm is not None:  # e.g. presented again after it was redeemed: the refusal's alarm stays
             await ctx.db.write(lambda s: vouchers.record_refusal(s, refusal))
         raise CommandError(refusal.code, str(refusal)) from None
+# -- volunteers ---------------------------------------------------------------------------------------
+ENROLMENT_DEFAULT = timedelta(days=14)
+ENROLMENT_MAX = timedelta(days=30)
+
+
+def _staff(ctx: CommandContext) -> Any:
+    staff = ctx.services.staff if ctx.services else None
+    if staff is None:
+        raise CommandError("not_supported", "volunteer accounts are not available on this station")
+    return staff
+
+
+def _account_result(account: Any, **extra: Any) -> dict[str, Any]:
+    return {"account_id": account.id, "external_id": account.external_id, "role": str(account.role),
+            "active": account.active, "has_pin": account.has_pin, "has_badge": account.has_badge,
+            "enrolment_pending": account.enrolment_pending, **extra}  # fmt: skip
+
+
+async def add_volunteer(p: P.AddVolunteer, ctx: CommandContext) -> dict[str, Any]:
+    staff = _staff(ctx)
+    now = staff.clock.now()  # the station's clock decides when the code expires, so it decides here too
+    expires = p.enrolment_expires_at or now + ENROLMENT_DEFAULT
+    if p.enrolment_code is not None and not now < expires <= now + ENROLMENT_MAX:
+        raise CommandError("invalid_expiry", "enrolment_expires_at must lie within the next 30 days")
+    code_hash = await staff.hasher.enrolment(p.enrolment_code) if p.enrolment_code is not None else None
+    badge_hash = await staff.hasher.badge(p.badge_uid) if p.badge_uid is not None else None
+    role, ref = staff_accounts.Role(p.role), ctx.cmd.cmd_id
+    enrolment = (code_hash, expires) if code_hash is not None else None
+
+    def _apply(session: Session) -> dict[str, Any]:
+        try:
+            found = staff_accounts.by_external_id(session, p.external_id)
+            if found is None:
+                account = staff_accounts.add(session, name=p.name, role=role, actor=ctx.actor, badge_hash=badge_hash,
+                                             external_id=p.external_id, enrolment=enrolment, reference=ref)
+                return _account_result(account, created=True)
+            account = staff_accounts.update(session, found.id, actor=ctx.actor, name=p.name, role=role, reference=ref)
+            if not account.active:
+                account = staff_accounts.enable(session, found.id, actor=ctx.actor, reference=ref)
+            if enrolment is not None:
+                account = staff_accounts.set_enrolment(session, found.id, *enrolment, actor=ctx.actor, reference=ref)
+            if badge_hash is not None:
+                account = staff_accounts.set_badge(session, found.id, badge_hash, actor=ctx.actor, reference=ref)
+            return _account_result(account, created=False)
+        except staff_accounts.AccountError as exc:
+            raise CommandError(exc.code, str(exc)) from None
+
+    return await ctx.transact(_apply)
+
+
+async def disable_volunteer(p: P.DisableVolunteer, ctx: CommandContext) -> dict[str, Any]:
+    staff = _staff(ctx)
+
+    def _apply(session: Session) -> dict[str, Any]:
+        found = staff_accounts.by_external_id(session, p.external_id)
+        if found is None:
+            raise CommandError("not_found", f"no account with external_id {p.external_id}")
+        try:
+            account = staff_accounts.disable(session, found.id, actor=ctx.actor, reason=p.reason,
+                                             reference=ctx.cmd.cmd_id)  # fmt: skip
+        except staff_accounts.AccountError as exc:
+            raise CommandError(exc.code, str(exc)) from None
+        return _account_result(account)
+
+    result = await ctx.transact(_apply)
+    await staff.end_sessions_of(result["account_id"], "account disabled")
+    return result
+
+
+async def set_volunteer_badge(p: P.SetVolunteerBadge, ctx: CommandContext) -> dict[str, Any]:
+    staff = _staff(ctx)
+    badge_hash = await staff.hasher.badge(p.badge_uid) if p.badge_uid is not None else None
+
+    def _apply(session: Session) -> dict[str, Any]:
+        found = staff_accounts.by_external_id(session, p.external_id)
+        if found is None:
+            raise CommandError("not_found", f"no account with external_id {p.external_id}")
+        try:
+            account = staff_accounts.set_badge(session, found.id, badge_hash, actor=ctx.actor,
+                                               reference=ctx.cmd.cmd_id)  # fmt: skip
+        except staff_accounts.AccountError as exc:
+            raise CommandError(exc.code, str(exc)) from None
+        return _account_result(account)
+
+    result = await ctx.transact(_apply)
+    if badge_hash is None:
+        await staff.end_sessions_of(result["account_id"], "badge removed")
+    return result

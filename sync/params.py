@@ -42,6 +42,11 @@ class Product(Params):
     temperature_class: Literal["ambient", "chilled", "frozen"] = "ambient"
     min_age: int | None = Field(default=None, ge=0, le=99)
     active: bool = True
+    past_best_before_price_cents: int | None = Field(
+        default=None, ge=0, le=10_000_000,
+        description="sold at this reduced price once past its best-before date (none: it leaves sale)",
+    )
+    past_best_before_days: int = Field(default=3, ge=0, le=30, description="for how many days past best-before")
 
 
 class SetCatalogue(Params):
@@ -83,6 +88,42 @@ class RequestSnapshot(Params):
     """Send the full state snapshot (in the result and on tele/snapshot)."""
 
 
+ExternalId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                   description="the platform's id of the person (its key for every later command)")
+UID_PATTERN = r"^([0-9A-Fa-f]{2}){4,10}$"
+
+
+class AddVolunteer(Params):
+    """Add a volunteer or courier, or update one (by `external_id`; a disabled one is enabled again).
+
+    No PIN travels: `enrolment_code` is a one-time code (10-16 digits, made by the platform and
+    given to the person) that they turn into their own PIN at the station; it expires.
+    """
+
+    external_id: str = ExternalId
+    name: str = Field(min_length=1, max_length=120)
+    role: Literal["volunteer", "courier"] = "volunteer"
+    enrolment_code: str | None = Field(default=None, pattern=r"^\d{10,16}$")
+    enrolment_expires_at: AwareDatetime | None = Field(
+        default=None, description="default: 14 days after the command; at most 30 days"
+    )
+    badge_uid: str | None = Field(default=None, pattern=UID_PATTERN, description="the badge's UID in hex (4-10 bytes)")
+
+
+class DisableVolunteer(Params):
+    """No more log-ins for this person; their sessions end at once."""
+
+    external_id: str = ExternalId
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class SetVolunteerBadge(Params):
+    """Bind a (new) badge to a person, replacing the old one; `badge_uid` null removes the badge."""
+
+    external_id: str = ExternalId
+    badge_uid: str | None = Field(pattern=UID_PATTERN, description="the badge's UID in hex (4-10 bytes); null: none")
+
+
 class ApplyConfigOverlay(Params):
     """Store a configuration overlay; it takes effect at the next start. Acknowledged with its SHA-256."""
 
@@ -120,6 +161,9 @@ ACTIONS: dict[str, type[Params]] = {
     "apply_config_overlay": ApplyConfigOverlay,
     "redeem_voucher": RedeemVoucher,
     "void_voucher": VoidVoucher,
+    "add_volunteer": AddVolunteer,
+    "disable_volunteer": DisableVolunteer,
+    "set_volunteer_badge": SetVolunteerBadge,
 }
 
 

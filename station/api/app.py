@@ -8,7 +8,19 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..ui.routes import install_ui
-from . import docs, errors, health, purchases, receipts, returns, vouchers
+from . import (
+    docs,
+    errors,
+    health,
+    purchases,
+    receipts,
+    returns,
+    staff,
+    staff_reports,
+    staff_restock,
+    staff_users,
+    vouchers,
+)
 
 if TYPE_CHECKING:
     from ..daemon import Station
@@ -39,5 +51,9 @@ def create_app(station: Station | None) -> FastAPI:
     app.include_router(returns.router, prefix="/api")
     app.include_router(vouchers.router, prefix="/api")
     app.include_router(receipts.router, prefix="/api")
+    app.include_router(staff.router, prefix="/api")
+    app.include_router(staff_reports.router, prefix="/api")
+    app.include_router(staff_restock.router, prefix="/api")
+    app.include_router(staff_users.router, prefix="/api")
     install_ui(app)  # the touchscreen: "/", its static files and its own small API (station/ui)
     return app

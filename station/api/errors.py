@@ -11,11 +11,13 @@ Starlette answer by themselves:
 | status | `error`                          | when                                                         |
 |--------|----------------------------------|--------------------------------------------------------------|
 | 400    | `malformed_json`                 | the body is not JSON at all (syntax error, not UTF-8)        |
+| 401    | `not_logged_in`, `wrong_credentials`, … | staff routes: no valid session, or a failed log-in    |
+| 403    | `forbidden`, …                   | staff routes: logged in, but the role may not do this        |
 | 404    | `not_found`                      | no such route, or the thing asked for does not exist         |
 | 405    | `method_not_allowed`             | the route exists, not for this method (`Allow` header set)   |
 | 409    | the service's code               | `busy`, `not_available`, `too_late`, `already_redeemed`: not now |
 | 422    | `invalid_request` / `invalid`    | the body or a parameter does not fit the schema (`detail`)  |
-| 429    | `throttled`                      | too many failed voucher checks in a row: wait a minute       |
+| 429    | `throttled`, `locked`            | too many failed voucher checks or log-ins (`Retry-After`)    |
 | 503    | `unavailable`, `storage_unavailable` | the service is not configured; SQLite is locked, full, failing |
 | 500    | `internal_error`                 | a bug: logged with its traceback, never sent to the client   |
 
@@ -49,6 +51,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError as SQLAlchemyDBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..db.engine import StorageUnavailable, is_storage_failure
 
@@ -116,17 +119,38 @@ SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
     "invalid": ServiceErrorRule(422, "Diese Auswahl ist nicht möglich"),
     "storage_unavailable": ServiceErrorRule(503, STORAGE_MESSAGE, service_text=False),
     "unavailable": ServiceErrorRule(503, "Dieser Dienst ist an der Station gerade nicht verfügbar"),
+    # volunteers and operators (station/staff, station/restock; routes in staff*.py)
+    "not_logged_in": ServiceErrorRule(401, "Bitte zuerst anmelden"),
+    "session_expired": ServiceErrorRule(401, "Die Anmeldung ist abgelaufen – bitte erneut anmelden"),
+    "wrong_credentials": ServiceErrorRule(401, "Kennnummer oder PIN stimmt nicht"),
+    "unknown_badge": ServiceErrorRule(401, "Dieser Ausweis ist nicht freigeschaltet"),
+    "wrong_code": ServiceErrorRule(401, "Dieser Freischaltcode ist nicht gültig"),
+    "pin_required": ServiceErrorRule(401, "Bitte zusätzlich die PIN eingeben"),
+    "badge_required": ServiceErrorRule(401, "Bitte mit Ausweis und PIN anmelden"),
+    "forbidden": ServiceErrorRule(403, "Dafür fehlt die Berechtigung"),
+    "simulation_only": ServiceErrorRule(403, "Das geht nur an einer simulierten Station"),
+    "unknown_keypad": ServiceErrorRule(403, "Diese Eingabestelle ist nicht eingerichtet"),
+    "locked": ServiceErrorRule(429, "Die Anmeldung ist gesperrt – bitte den Betreiber anrufen"),
+    "no_badge": ServiceErrorRule(409, "Bitte den Ausweis an das Lesegerät halten"),
+    "conflict": ServiceErrorRule(409, "Das gibt es schon"),
+    "last_operator": ServiceErrorRule(409, "Das letzte Betreiberkonto muss bleiben"),
+    "weak_pin": ServiceErrorRule(422, "Diese PIN ist nicht erlaubt"),
 }
 
 # What each status means in the OpenAPI document.
 DESCRIPTIONS = {
     400: "The body is not JSON (`malformed_json`).",
+    401: "Not logged in, or the log-in failed: `not_logged_in`, `session_expired`, `wrong_credentials`, "
+    "`unknown_badge`, `wrong_code`, `pin_required`, `badge_required`.",
+    403: "Logged in, but not allowed: `forbidden` (e.g. an operator's route for a volunteer), "
+    "`simulation_only`, `unknown_keypad`.",
     404: "Not found (`not_found`; a voucher code the station does not know: `unknown_voucher`).",
-    409: "Not now: `busy`, `not_available`, `too_late` or `already_redeemed` (a voucher used before); `message` "
-    "says what to do.",
+    409: "Not now: `busy`, `not_available`, `too_late`, `already_redeemed` (a voucher used before), `no_badge`, "
+    "`conflict`, `last_operator`; `message` says what to do.",
     422: "The request does not fit the schema (`invalid_request`, with `detail`), or the service refused "
     "the choice (`invalid`).",
-    429: "Too many failed voucher checks (`throttled`): checking is locked for a minute (guessing codes).",
+    429: "Too many failed attempts: voucher checks (`throttled`, locked for a minute), log-ins (`throttled`: "
+    "paused, `Retry-After` gives the seconds left; `locked`: until an operator lifts it); `message` says so.",
     503: "The service is not configured at this station (`unavailable`), or the station's storage cannot be "
     "written (`storage_unavailable`); try again later.",
     500: "A bug in the station (`internal_error`); the traceback is in the station's log, not here.",
@@ -163,14 +187,27 @@ _HTTP_CODES = {
 }
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "Die Anfrage kann nicht bearbeitet werden"))
     if exc.status_code >= 500:
         code, message = "internal_error", INTERNAL_MESSAGE
     if exc.status_code in (204, 304) or exc.status_code < 200:  # no body allowed
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return _answer(exc.status_code, code, message, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette names only the first route of the path; a path may have several
+        headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    return _answer(exc.status_code, code, message, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (GET and POST on one path are two routes)."""
+    found = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            found.append(method)
+    return found
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:

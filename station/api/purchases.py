@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -30,6 +31,9 @@ class OfferOut(BaseModel):
     deposit_cents: int
     total_cents: int = Field(description="what the whole compartment costs, deposit included")
     best_before: date | None
+    use_by: date | None = Field(default=None, description="use-by date: the goods leave sale at the start of it")
+    marked_down: bool = Field(default=False, description="past its best-before date, sold at a reduced price")
+    regular_price_cents: int | None = Field(default=None, description="the usual price when marked down")
     temperature_class: str
     min_age: int | None
     available: bool = Field(description="false while the compartment's board is not answering")
@@ -135,7 +139,8 @@ def _service(request: Request) -> Any:
 )
 async def get_offers(request: Request) -> list[OfferOut]:
     station = request.app.state.station
-    found = await station.db.read(offers)
+    clock = getattr(station, "clock", None)  # the station's day decides what is past its date
+    found = await station.db.read(partial(offers, today=clock.today() if clock else None))
     down = set(station.lockwall.unavailable_compartments()) if station.lockwall else set()
     return [
         OfferOut(
@@ -147,6 +152,9 @@ async def get_offers(request: Request) -> list[OfferOut]:
             deposit_cents=o.deposit_cents,
             total_cents=o.total_cents,
             best_before=o.best_before,
+            use_by=o.use_by,
+            marked_down=o.marked_down,
+            regular_price_cents=o.regular_price_cents if o.marked_down else None,
             temperature_class=o.temperature_class,
             min_age=o.min_age,
             available=o.compartment not in down,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import core, demo, haccp, hw, ops
+from . import core, demo, haccp, hw, ops, users
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     hw.register(sub)
     haccp.register(sub)
     ops.register(sub)
+    users.register(sub)
     return parser
 
 

@@ -282,9 +282,13 @@ class ColdChain(ProgressMixin):
         volunteer: str,
         reason: str | None = None,
         measured_c: float | None = None,
+        *,
+        name: str | None = None,
     ) -> dict[str, Any]:
         """Release a blocked compartment: `discarded` (contents removed) or `kept` (reason + measured °C).
 
+        `volunteer` is an id (recorded as `volunteer:<id>`) or an actor already naming the role
+        (`operator:7`); `name` is the person's name, written into the HACCP log beside it.
         Raises `ColdChainError` when the action cannot be accepted: keeping needs a reason, a measured
         temperature within the compartment's limit, and the zone back within it now.
         """
@@ -294,7 +298,8 @@ class ColdChain(ProgressMixin):
             raise ColdChainError("a corrective action needs the volunteer who did it")
         if action == "kept":
             await self._check_keep(compartment, reason, measured_c)
-        return await self._release(compartment, action, f"volunteer:{volunteer}", reason, measured_c, None)
+        actor = volunteer if volunteer.startswith(("volunteer:", "operator:", "courier:")) else f"volunteer:{volunteer}"
+        return await self._release(compartment, action, actor, reason, measured_c, None, name)
 
     async def operator_release(self, compartment: int, operator: str, reference: str) -> dict[str, Any]:
         """An operator's override (signed command `reference`): release without a temperature check, audited."""
@@ -303,12 +308,14 @@ class ColdChain(ProgressMixin):
         return await self._release(compartment, "operator_release", f"operator:{operator}", None, None, reference)
 
     async def _release(
-        self, compartment: int, how: str, actor: str, reason: str | None, measured: float | None, ref: str | None
+        self, compartment: int, how: str, actor: str, reason: str | None, measured: float | None, ref: str | None,
+        name: str | None = None,
     ) -> dict[str, Any]:
         at = self._now()
         payload = await self.db.write(
             lambda s: transitions.release(
-                s, compartment, how, actor=actor, at=at, reason=reason, measured_c=measured, reference=ref
+                s, compartment, how, actor=actor, at=at, reason=reason, measured_c=measured, reference=ref,
+                by_name=name,
             )
         )
         self._blocked.discard(compartment)

@@ -207,8 +207,12 @@ def release(
     reason: str | None = None,
     measured_c: float | None = None,
     reference: str | None = None,
+    by_name: str | None = None,
 ) -> dict[str, Any]:
-    """Release a blocked compartment after a corrective action or an operator override; returns the event payload."""
+    """Release a blocked compartment after a corrective action or an operator override; returns the event payload.
+
+    `by_name` (the person's name, when a volunteer did it) goes into the payload and the HACCP log.
+    """
     if how not in RELEASES:
         raise ColdChainError(f"unknown corrective action {how!r}: one of {', '.join(RELEASES)}")
     blk = open_block(session, compartment)
@@ -232,6 +236,8 @@ def release(
         "status": str(owner.status(session, compartment)),
         "discarded": discarded,
     }
+    if by_name is not None:
+        payload["by_name"] = by_name
     action = "operator_release" if how == "operator_release" else f"corrective_{how}"
     details = {k: v for k, v in payload.items() if k not in ("compartment", "zone", "alarm_id", "reason", "reference")}
     transition(session, BLOCK, blk.id, BlockState.RELEASED, actor=actor, reason=action, reference=reference,

@@ -43,6 +43,8 @@ class Offer:
     temperature_class: str
     min_age: int | None
     status: str
+    regular_price_cents: int = 0  # the catalogue price; differs from price_cents when marked down
+    marked_down: bool = False  # past its best-before date, sold at the product's reduced price
 
     @property
     def total_cents(self) -> int:
@@ -63,8 +65,12 @@ def load(
     best_before: date | None = None,
     use_by: date | None = None,
     lot: str | None = None,
+    reference: str | None = None,
 ) -> dict[str, Any]:
-    """Record goods put into a compartment; returns the `stock.loaded` payload."""
+    """Record goods put into a compartment; returns the `stock.loaded` payload.
+
+    `reference` (e.g. "restock:17") goes into the audit entry, linking the load to what it belongs to.
+    """
     if quantity <= 0:
         raise StockError("quantity must be at least 1")
     current = owner.status(session, compartment)
@@ -95,18 +101,20 @@ def load(
         "best_before": _iso(best_before), "use_by": _iso(use_by), "lot": lot, "by": actor,
     }
     payload["audit_id"] = audit(session, "stock.loaded", f"compartment:{compartment}", actor=actor, reason="restock",
-                                details=payload, emit=False)
+                                reference=reference, details=payload, emit=False)
     record_event(session, "stock.loaded", payload, priority=Priority.STOCK)
     return payload
 
 
-def remove_all(session: Session, compartment: int, *, actor: str, reason: str) -> dict[str, Any]:
+def remove_all(
+    session: Session, compartment: int, *, actor: str, reason: str, reference: str | None = None
+) -> dict[str, Any]:
     """Everything in the compartment taken out (expired, damaged, recalled, emptied); returns `stock.removed`."""
     items = contents(session, compartment)
     owner.clear_contents(session, compartment)
     payload = {"compartment": compartment, "items": items, "reason": reason, "by": actor}
     payload["audit_id"] = audit(session, "stock.removed", f"compartment:{compartment}", actor=actor, reason=reason,
-                                details=payload, emit=False)
+                                reference=reference, details=payload, emit=False)
     record_event(session, "stock.removed", payload, priority=Priority.STOCK)
     if owner.status(session, compartment) is Slot.LOADED:
         owner.contents_recorded(session, compartment, actor)
@@ -131,7 +139,10 @@ def offers(session: Session, *, only_sellable: bool = True, today: date | None =
     """Compartments with goods, one offer each (a compartment holds one product).
 
     Sellable: loaded, not blocked, product active, and not past its date: goods with a use-by date
-    leave sale at the start of that day, goods past their best-before date the day after it.
+    leave sale at the start of that day; goods past their best-before date leave sale the day after
+    it, unless the product has a marked-down price: then they are sold at that price (`marked_down`)
+    for the product's `past_best_before_days`. Pass `today` in the station's time zone (`Clock.today()`);
+    the default is the process's local date.
     """
     today = today or date.today()
     query = (
@@ -147,17 +158,20 @@ def offers(session: Session, *, only_sellable: bool = True, today: date | None =
     found: dict[int, Offer] = {}
     expired: set[int] = set()
     for comp_id, status, content, product in session.execute(query):
-        if only_sellable and _past_date(content, today):
+        state = date_state(content.use_by, content.best_before, today, product)
+        if only_sellable and state == "off_sale":
             expired.add(comp_id)
             continue
         previous = found.get(comp_id)
+        reduced = (state == "marked_down" and only_sellable) or (previous is not None and previous.marked_down)
+        price = product.past_best_before_price_cents if reduced else product.price_cents
         found[comp_id] = Offer(
             comp_id,
             product.id,
             product.gtin,
             product.name,
             content.quantity + (previous.quantity if previous else 0),
-            product.price_cents,
+            price if price is not None else product.price_cents,
             product.deposit_cents,
             product.vat_rate_bp,
             _earliest(content.best_before, previous.best_before if previous else None),
@@ -165,14 +179,23 @@ def offers(session: Session, *, only_sellable: bool = True, today: date | None =
             product.temperature_class,
             product.min_age,
             status,
+            regular_price_cents=product.price_cents,
+            marked_down=bool(reduced),
         )
     return [offer for comp, offer in found.items() if comp not in expired]
 
 
-def _past_date(content: CompartmentContent, today: date) -> bool:
-    if content.use_by is not None and content.use_by <= today:
-        return True
-    return content.best_before is not None and content.best_before < today
+def date_state(use_by: date | None, best_before: date | None, today: date, product: Product) -> str:
+    """"on_sale", "marked_down" (past best-before, sold reduced) or "off_sale" (use-by reached, or past
+    best-before without a reduced price or beyond its days)."""
+    if use_by is not None and use_by <= today:
+        return "off_sale"
+    if best_before is None or best_before >= today:
+        return "on_sale"
+    reduced = product.past_best_before_price_cents
+    if reduced is not None and (today - best_before).days <= product.past_best_before_days:
+        return "marked_down"
+    return "off_sale"
 
 
 def _earliest(a: date | None, b: date | None) -> date | None:

@@ -43,8 +43,9 @@ def _arrows() -> list[Arrow[Slot]]:
         Arrow(None, Slot.EMPTY, "configured for the first time"),
         # restocking and cleaning by a volunteer
         *(Arrow(s, Slot.RESTOCKING, "opened by a volunteer") for s in (Slot.EMPTY, Slot.LOADED, Slot.NEEDS_CHECK)),
-        Arrow(Slot.RESTOCKING, Slot.LOADED, "contents recorded, goods in it"),
-        Arrow(Slot.RESTOCKING, Slot.EMPTY, "contents recorded, nothing in it"),
+        # a volunteer's recording is also the check a needs_check compartment waited for
+        Arrow(Slot.RESTOCKING, Slot.LOADED, "contents recorded, goods in it", clears="compartment.needs_check"),
+        Arrow(Slot.RESTOCKING, Slot.EMPTY, "contents recorded, nothing in it", clears="compartment.needs_check"),
         # buying
         Arrow(Slot.LOADED, Slot.RESERVED, "goods reserved by a purchase", audit=False),
         Arrow(Slot.RESERVED, Slot.EMPTY, "the purchase released the goods", audit=False),

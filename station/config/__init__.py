@@ -28,6 +28,7 @@ from .payment import PaymentConfig
 from .printer import PrinterConfig
 from .receipts import ReceiptsConfig
 from .retention import RetentionConfig
+from .staff import StaffConfig
 from .ui import UiConfig
 
 __all__ = [
@@ -112,6 +113,7 @@ class Config(Section):
     ui: UiConfig = UiConfig()
     retention: RetentionConfig = RetentionConfig()
     mqtt: MqttConfig | None = None
+    staff: StaffConfig = StaffConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
@@ -214,6 +216,7 @@ def anchor_relative_paths(raw: dict[str, Any], base_dir: Path) -> None:
             table[key] = str((base_dir / value).resolve())
 
     anchor(raw.get("database"), "path")
+    anchor(raw.get("staff"), "secret_file")
     mqtt = raw.get("mqtt")
     tls = mqtt.get("tls") if isinstance(mqtt, dict) else None
     for key in ("ca_file", "cert_file", "key_file"):

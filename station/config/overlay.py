@@ -31,6 +31,7 @@ PROTECTED: dict[str, str] = {
     "database": "where the ledger lives",
     "simulation": "whether the hardware is simulated",
     "http": "where the local API listens",
+    "staff.secret_file": "the key that protects PINs and badges",
     "mqtt.brokers": "how the station reaches the platform",
     "mqtt.tls": "the station's certificate and trusted CA",
     "mqtt.username": "the station's broker credentials",

@@ -71,6 +71,10 @@ class Product(Base):
     min_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime]
+    # Past its best-before date the product leaves sale, unless this marked-down price is set: then it is
+    # sold at that price (shown as reduced) for `past_best_before_days` more days. Never for use-by goods.
+    past_best_before_price_cents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    past_best_before_days: Mapped[int] = mapped_column(Integer, default=3)
 
 
 class Compartment(Base):
@@ -262,6 +266,13 @@ class AuditEntry(Base):
 
 
 class Volunteer(Base):
+    """A person who may log in at the station: volunteer, operator or courier (station/staff/accounts.py).
+
+    `pin_hash` is Argon2id over the PIN peppered with the station key; `badge_hash` and
+    `enrolment_hash` are HMAC-SHA256 with that key (kept outside the database, see `staff/secret.py`).
+    Accounts are disabled, never deleted: the audit log names them by id.
+    """
+
     __tablename__ = "volunteers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -269,6 +280,12 @@ class Volunteer(Base):
     badge_hash: Mapped[str | None] = mapped_column(String(256), nullable=True, unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    role: Mapped[str] = mapped_column(String(16), default="volunteer")  # volunteer | operator | courier
+    external_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)  # the platform's id
+    created_by: Mapped[str] = mapped_column(String(64), default="system")
+    disabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    enrolment_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    enrolment_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class OutboxEvent(Base):

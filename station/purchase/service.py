@@ -20,6 +20,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, update
@@ -95,9 +96,11 @@ class PurchaseService:
         vouchers: VoucherService | None = None,
         receipts: ReceiptDesk | None = None,
         printing: PrintService | None = None,
+        today: Callable[[], date] | None = None,
     ) -> None:
         self.db, self.terminal, self.lockwall = db, terminal, lockwall
         self.vouchers, self.receipts, self.printing = vouchers, receipts, printing
+        self.today = today or date.today  # the station's local day (Clock.today): what is past its date
         self.terminal.reconcile = endofday.reconcile  # end-of-day settles our unknown charges
         self.board = ProgressBoard()
         self.recovery = PurchaseRecovery(self)
@@ -170,7 +173,8 @@ class PurchaseService:
                     raise PurchaseError("not_available", f"Fach {comp} ist gerade nicht verfügbar")
             sale_id = str(uuid.uuid4())
             try:
-                await self.db.write(lambda s: self._create(s, sale_id, compartments, vouchers))
+                today = self.today()
+                await self.db.write(lambda s: self._create(s, sale_id, compartments, vouchers, today))
             except StorageUnavailable:
                 raise PurchaseError("storage_unavailable", STORAGE_TEXT) from None
             except VoucherError as exc:
@@ -185,8 +189,11 @@ class PurchaseService:
         return sale_id
 
     @staticmethod
-    def _create(session: Session, sale_id: str, compartments: list[int], codes: list[str] | tuple[str, ...]) -> None:
-        by_compartment = {o.compartment: o for o in offers(session)}
+    def _create(
+        session: Session, sale_id: str, compartments: list[int], codes: list[str] | tuple[str, ...],
+        today: date | None = None,
+    ) -> None:
+        by_compartment = {o.compartment: o for o in offers(session, today=today)}
         missing = [c for c in compartments if c not in by_compartment]
         if missing:
             raise PurchaseError("not_available", f"Fach {missing[0]} ist nicht (mehr) zu kaufen")

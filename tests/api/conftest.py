@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import REPO, free_port
 from tests.helpers.daemon import DaemonProcess
 
-DEVICE_PORTS = (47101, 47103, 47107, 47109)  # the simulated devices' TCP ports in examples/station.sim.toml
+DEVICE_PORTS = (47101, 47103, 47107, 47109, 47111)  # simulated devices' ports (TCP; NFC: UDP) in station.sim.toml
 
 
 def demo_config(workdir: Path, http_port: int) -> Path:

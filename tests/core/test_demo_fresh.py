@@ -17,7 +17,7 @@ from station.config import load_config
 from tests.conftest import REPO, free_port, minimal_config
 from tests.helpers.daemon import DaemonProcess, get_json
 
-FIXED_PORTS = ("port = 8080", "47101", "47103", "47107", "47109", "port = 47183")
+FIXED_PORTS = ("port = 8080", "47101", "47103", "47107", "47109", "47111", "port = 47183")
 
 
 def _demo_config(tmp_path: Path) -> tuple[Path, int]:

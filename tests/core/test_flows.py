@@ -25,8 +25,19 @@ from station.compartments.flow import COMPARTMENT, Slot
 from station.compartments.recovery import CompartmentRecovery
 from station.db.engine import Database
 from station.db.haccp_models import ColdChainBlock
-from station.db.models import AuditEntry, Compartment, DepositReturn, DoorOperation, Order, OutboxEvent, Sale, Voucher
+from station.db.models import (
+    AuditEntry,
+    Compartment,
+    DepositReturn,
+    DoorOperation,
+    Order,
+    OutboxEvent,
+    Sale,
+    Volunteer,
+    Voucher,
+)
 from station.db.returns_models import PrintJob, Receipt
+from station.db.staff_models import RestockSession, VolunteerSession
 from station.db.types import utcnow
 from station.flows import docs
 from station.flows.engine import Arrow, Flow, InvalidTransition, check_recovery, transition
@@ -97,6 +108,19 @@ def _row(session: Any, flow: Flow[Any], state: enum.StrEnum) -> Any:
         session.execute(insert(PrintJob).values(id=key, receipt_id=receipt, state=state.value, attempts=0,
                                                 created_at=now, updated_at=now))
         return key
+    if name in ("restock", "staff_session"):
+        person = session.scalar(select(Volunteer.id).limit(1)) or session.execute(
+            insert(Volunteer).values(name="Anna", role="volunteer", active=True, created_at=now, created_by="test")
+            .returning(Volunteer.id)).scalar_one()
+        if name == "restock":
+            restock = insert(RestockSession).values(compartment_id=1, volunteer_id=person, actor="volunteer:1",
+                                                    purpose="restock", state=state.value, previous_status="empty",
+                                                    created_at=now, updated_at=now)
+            return session.execute(restock.returning(RestockSession.id)).scalar_one()
+        login = insert(VolunteerSession).values(volunteer_id=person, token_hash=uuid.uuid4().hex, state=state.value,
+                                                role="volunteer", method="pin", keypad="kiosk", started_at=now,
+                                                last_seen_at=now, updated_at=now)
+        return session.execute(login.returning(VolunteerSession.id)).scalar_one()
     raise AssertionError(f"no row factory for flow {name}: add one")
 
 
@@ -108,8 +132,8 @@ CASES = [(name, a, b) for name, flow in FLOWS.items() for a, b in _pairs_outside
 
 
 def test_every_flow_has_a_row_factory_and_arrows_outside_its_table(db: Database) -> None:
-    assert sorted(FLOWS) == ["coldchain_block", "compartment", "deposit_return", "door", "order", "print_job", "sale",
-                             "voucher"]
+    assert sorted(FLOWS) == ["coldchain_block", "compartment", "deposit_return", "door", "order", "print_job",
+                            "restock", "sale", "staff_session", "voucher"]
     assert {name for name, _a, _b in CASES} == set(FLOWS)  # every flow refuses something
 
 
@@ -164,11 +188,13 @@ def test_every_recovery_handler_covers_every_non_final_state() -> None:
     from station.lockwall.service import LockWall
     from station.printing import PrintService
     from station.purchase.recovery import PurchaseRecovery
+    from station.restock import RestockService
+    from station.staff import StaffService
     from station.vouchers import VoucherService
 
     handlers = {"sale": PurchaseRecovery, "door": LockWall, "coldchain_block": ColdChain,
                 "compartment": CompartmentRecovery, "deposit_return": DepositService, "voucher": VoucherService,
-                "print_job": PrintService}
+                "print_job": PrintService, "restock": RestockService, "staff_session": StaffService}
     for name, flow in FLOWS.items():
         if not flow.unfinished_states():
             continue
