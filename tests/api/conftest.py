@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import free_port
 from tests.helpers.daemon import DaemonProcess
-
-DEVICE_PORTS = (47101, 47103, 47107, 47109, 47111)  # simulated devices' ports (TCP; NFC: UDP) in station.sim.toml
+from tests.helpers.demo import write_demo_config
 
 
 def demo_config(workdir: Path, http_port: int) -> Path:
     """examples/station.sim.toml on free ports, its database in `workdir`, without the MQTT part."""
-    text = (REPO / "examples" / "station.sim.toml").read_text()
-    text = text.split("# --- Central sync")[0]  # no broker: the API does not need one
-    text = text.replace("port = 8080", f"port = {http_port}").replace('"../var/demo-station.db"', '"demo.db"')
-    for port in DEVICE_PORTS:
-        text = re.sub(rf"127\.0\.0\.1:{port}\b", f"127.0.0.1:{free_port()}", text)
-    path = workdir / "demo.toml"
-    path.write_text(text)
+    path, ports = write_demo_config(workdir, without_sync=True)
+    path.write_text(path.read_text().replace(f"port = {ports['http']}", f"port = {http_port}"))
     return path
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import REPO, free_port, minimal_config
 from tests.helpers.daemon import DaemonProcess, get_json
+from tests.helpers.demo import write_demo_config
 
 
 @pytest.fixture
@@ -125,11 +126,8 @@ async def test_watchdog_is_fed_only_while_loop_database_and_pollers_progress(tmp
 
 def test_demo_station_answers_health_says_simulated_and_syncs(tmp_path: Path) -> None:
     """The one-command demo: simulated devices, its own broker and platform, a demo operator key."""
-    port, mqtt_port = free_port(), free_port()
-    config = tmp_path / "demo.toml"
-    text = (REPO / "examples" / "station.sim.toml").read_text()
-    text = text.replace("port = 8080", f"port = {port}").replace('"../var/demo-station.db"', '"demo.db"')
-    config.write_text(text.replace("port = 47183", f"port = {mqtt_port}"))
+    config, ports = write_demo_config(tmp_path)
+    port, mqtt_port = ports["http"], ports["mqtt"]
     for extra in (REPO / "examples").glob("*.json"):
         shutil.copy(extra, tmp_path)
     daemon = DaemonProcess(["demo", "--config", str(config), "--log-format", "text"], log_path=tmp_path / "log")

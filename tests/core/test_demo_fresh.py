@@ -14,23 +14,15 @@ import pytest
 
 from station.cli.demo import ResetRefused, reset_demo_state
 from station.config import load_config
-from tests.conftest import REPO, free_port, minimal_config
+from tests.conftest import minimal_config
 from tests.helpers.daemon import DaemonProcess, get_json
-
-FIXED_PORTS = ("port = 8080", "47101", "47103", "47107", "47109", "47111", "port = 47183")
+from tests.helpers.demo import write_demo_config
 
 
 def _demo_config(tmp_path: Path) -> tuple[Path, int]:
     """The shipped demo config with every port free and its state in tmp_path/var (the config beside it)."""
-    text = (REPO / "examples" / "station.sim.toml").read_text()
-    http = free_port()
-    for fixed in FIXED_PORTS:
-        assert fixed in text, fixed
-        port = http if fixed == "port = 8080" else free_port()
-        text = text.replace(fixed, f"port = {port}" if fixed.startswith("port") else str(port))
-    path = tmp_path / "demo.toml"
-    path.write_text(text.replace('"../var/demo-station.db"', '"var/demo-station.db"'))
-    return path, http
+    path, ports = write_demo_config(tmp_path, "var/demo-station.db")
+    return path, ports["http"]
 
 
 def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -183,6 +183,7 @@ def _report(tally: Tally, seed: int) -> None:
           f"max {recovery[-1]:.2f} s")  # fmt: skip
 
 
+@pytest.mark.timeout(900)
 def test_kill_loop_fixed_seed(tmp_path: Path) -> None:
     station = Station(tmp_path)
     try:

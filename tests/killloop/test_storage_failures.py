@@ -118,21 +118,20 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
 
 
 def _fill(disk: Path) -> Path:
-    """Fill the filesystem until it has no space left; returns the filler file."""
+    """Fill the filesystem until it has no space left; returns the filler file (maybe empty: already full)."""
     filler = disk / "filler"
-    with filler.open("wb") as out:
+    with contextlib.suppress(OSError), filler.open("wb") as out:
         block = b"\0" * 65536
-        with contextlib.suppress(OSError):
-            while True:
-                out.write(block)
-                out.flush()
+        while True:
+            out.write(block)
+            out.flush()
     return filler
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a small filesystem (CI runs as root)")
 def test_a_full_disk(tmp_path: Path) -> None:
     disk = tmp_path / "disk"
-    assert _mount_tmpfs(disk, "24m"), "mounting a tmpfs failed"
+    assert _mount_tmpfs(disk, "48m"), "mounting a tmpfs failed"
     station = Station(tmp_path, db_dir=disk)
     try:
         station.start_simulator()
@@ -151,7 +150,7 @@ def test_a_full_disk(tmp_path: Path) -> None:
         assert "full" in _database_health(station)["detail"]["last_error"]
         assert station.http.get("/api/offers").status_code == 200  # reading still works
 
-        filler.unlink()  # a volunteer clears space: selling resumes without a restart
+        filler.unlink(missing_ok=True)  # a volunteer clears space: selling resumes without a restart
         second = station.http.post("/api/purchases", json={"compartments": [5]})
         assert second.status_code == 202, second.text
         assert _final(station, second.json()["sale_id"])["state"] == "done"
