@@ -368,7 +368,9 @@ def classify(module: Module, work: Path) -> Result:
 
 
 def _body(mutated_lines: list[str], fn: ast.AST) -> list[str]:
-    return mutated_lines[fn.body[0].lineno - 1 : fn.end_lineno]  # type: ignore[attr-defined]
+    """The function's lines after its name (the `def` line's name differs between mutants)."""
+    lines = mutated_lines[fn.lineno - 1 : fn.end_lineno]  # type: ignore[attr-defined]
+    return [lines[0].split("(", 1)[1], *lines[1:]] if lines else lines
 
 
 def _changed_lines(mutated: str, original: ast.AST, mutant: ast.AST) -> list[tuple[str, str]]:
@@ -391,7 +393,7 @@ def _diff(mutated: str, original: ast.AST, mutant: ast.AST, offset: int) -> str:
     def body(fn: ast.AST) -> list[str]:
         return _body(lines, fn)
 
-    start = original.body[0].lineno + offset  # type: ignore[attr-defined]
+    start = original.lineno + offset  # type: ignore[attr-defined]
     out = []
     for group in difflib.SequenceMatcher(a=body(original), b=body(mutant), autojunk=False).get_grouped_opcodes(0):
         for tag, i1, i2, j1, j2 in group:
