@@ -348,7 +348,7 @@ def classify(module: Module, work: Path) -> Result:
         first = min(a.lineno for a in changed) + offset  # type: ignore[attr-defined]
         status = status_by_exit_code[code]
         entry = Mutant(key, status, line=first)
-        declared = {(e.code, e.mutant) for e in module.equivalent if e.function == plain}
+        declared = {(_signature(e.code), _signature(e.mutant)) for e in module.equivalent if e.function == plain}
         if declared and set(_changed_lines(mutated, original, mutant)) <= declared:
             entry.excluded = "equivalent"
         elif all(message_only(a, parents) for a in changed):
@@ -365,6 +365,11 @@ def classify(module: Module, work: Path) -> Result:
             entry.diff = _diff(mutated, original, mutant, offset)
             result.survived.append(entry)
     return result
+
+
+def _signature(line: str) -> str:
+    """A `def` line without its name (mutants are renamed copies); other lines unchanged."""
+    return line.split("(", 1)[1].strip() if re.match(r"(async\s+)?def\s", line) else line
 
 
 def _body(mutated_lines: list[str], fn: ast.AST) -> list[str]:
