@@ -60,7 +60,7 @@ def test_cu16_reply_of_board_15() -> None:
 
 @pytest.mark.parametrize("address", [0x100, -1])
 def test_cu16_reply_address_must_be_one_byte(address: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="CU16 ADDR must be one byte"):
         cu16.encode_status_reply(address, h("00 00"))
 
 
@@ -79,6 +79,13 @@ def test_cu16_unconfirmed_commands_are_refused() -> None:
 
 
 # -- CU48: board 0-9, 0A broadcast (status only), LOCKNUM 00-2F, 30 = all locks -------------------------
+
+
+def test_cu48_address_errors_say_what_is_allowed() -> None:
+    with pytest.raises(ValueError, match=r"^CU48 board address must be 0-9 or 10 \(broadcast\), not 11$"):
+        cu48.encode_status_request(11)
+    with pytest.raises(ValueError, match=r"^CU48 board address must be 0-9, not 10$"):
+        cu48.encode_unlock(10, 1)
 
 
 def test_cu48_board_9_and_broadcast() -> None:
