@@ -228,3 +228,24 @@ def test_bits_and_flags_at_the_last_lock() -> None:
     assert bits_to_flags(h("FF 01"), 9) == [True] * 9
     assert flags_to_bits([True] * 9, 2) == h("FF 01")
     assert flags_to_bits([], 2) == h("00 00")
+
+
+def test_decoder_counters_from_a_fresh_start() -> None:
+    decoder = FrameDecoder(cu16.REPLY_LAYOUT)
+    assert (decoder.frames, decoder.rejected, decoder.skipped_bytes, decoder.last_error) == (0, 0, 0, None)
+    good = h("02 00 35 FF FF 00 00 03 38")
+    bad_sum = good[:-1] + h("39")
+    assert decoder.feed(bad_sum + bad_sum + good + good) == [good, good]
+    assert (decoder.frames, decoder.rejected) == (2, 2)
+    assert decoder.last_error == "cu16 reply: checksum 39, expected 38"
+
+
+def test_needed_uses_the_length_of_the_command_once_it_is_known() -> None:
+    decoder = FrameDecoder(FrameLayout("mixed", 2, {0x30: 5, 0x35: 9}))
+    decoder.feed(h("02 00"))
+    assert decoder.needed() == 3  # the shortest frame until the command byte is in
+    decoder.feed(h("35"))
+    assert decoder.needed() == 6
+    late = FrameDecoder(FrameLayout("late", 3, {0x10: 3}))  # a layout whose command comes after its shortest frame
+    late.feed(h("02 00 00"))
+    assert late.needed() == 1
