@@ -84,7 +84,7 @@ def test_event_block_round_trip_at_the_limits() -> None:
 def test_event_block_refusals() -> None:
     for bad in (
         [1, 0, 87, 0, 0, 0, 1, 1, 25],  # pending but sequence number 0
-        [1, 1, 87, 0x5AF3, 0x107A, 0x4000, 0, 1, 25],  # GTIN 10**14: 15 digits
+        [1, 1, 87, 0, 0x5AF3, 0x107A, 0x4000, 1, 25],  # GTIN 10**14: 15 digits
         [1, 1, 87, 0, 0, 0, 1, 4, 25],  # container kind 4
         [1, 1, 87, 0, 0, 0, 1, 1],  # 8 registers
         [1, 1, 87, 0, 0, 0, 1, 1, 25, 0],  # 10 registers
@@ -92,7 +92,46 @@ def test_event_block_refusals() -> None:
     ):
         with pytest.raises(ProtocolError):
             decode_event(bad)
-    assert join_words([0x5AF3, 0x107A, 0x4000]) == 10**14
+    assert join_words([0, 0x5AF3, 0x107A, 0x4000]) == 10**14
+    assert decode_event([1, 1, 87, 0, 0x5AF3, 0x107A, 0x3FFF, 1, 25]).gtin == 10**14 - 1  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("decode", "registers", "message"),
+    [
+        (decode_event, [1, 1, 87, 0, 0, 0, 1, 1], "FIFO block HR 4..12: expected 9 registers, got 8"),
+        (decode_event, [1, 1, 87, 0, 0, 0, 1, 9, 25], "HR 11: 9 is not a valid ContainerKind"),
+        (decode_event, [1, 1, 87, 0, 0x5AF3, 0x107A, 0x4000, 1, 25],
+         "HR 7..10: 100000000000000 has more than 14 digits"),
+        (decode_event, [2, 0, 87, 0, 0, 0, 1, 1, 25], "HR 5: 2 events pending but the oldest has sequence number 0"),
+        (decode_summary, [1] * 12, "summary HR 0..12: expected 13 registers, got 12"),
+        (decode_summary, [1, 9, 0, 87, *[0] * 9], "HR 1: 9 is not a valid State"),
+        (decode_summary, [3, 1, 0, 87, *[0] * 9], "HR 0: interface version 3, this host speaks 1"),
+        (decode_summary, [1, 1, 0x0141, 87, *[0] * 9], "HR 2: undefined fault bits 0x0140"),
+        (decode_status, [1] * 31, "register map HR 0..31: expected 32 registers, got 31"),
+        (decode_command_block, [2, 9, 9], "command block HR 20..23: expected 4 registers, got 3"),
+        (decode_command_block, [2, 9, 9, 7], "HR 23: 7 is not a valid CommandResult"),
+    ],
+)
+def test_protocol_errors_name_the_register(decode, registers: list[int], message: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode(registers)
+    assert str(caught.value) == message
+
+
+def test_status_errors_name_the_register() -> None:
+    registers = encode_status(full_status())
+    for address, value, message in (
+        (1, 6, "HR 1: 6 is not a valid State"),
+        (23, 5, "HR 23: 5 is not a valid CommandResult"),
+        (24, 5, "HR 24: 5 is not a valid RejectReason"),
+        (5, 0x10000, "register map HR 0..31: 65536 is not a 16-bit register value"),
+    ):
+        broken = list(registers)
+        broken[address] = value
+        with pytest.raises(ProtocolError) as caught:
+            decode_status(broken)
+        assert str(caught.value) == message
 
 
 def test_event_encoding_refusals() -> None:
@@ -271,6 +310,8 @@ def test_gtin_text_and_validity_at_13_and_14_digits() -> None:
     assert is_valid_gtin(96385074) and is_valid_gtin(GTIN)
     assert is_valid_gtin(10000000000007)  # 14 digits
     assert not is_valid_gtin(0) and not is_valid_gtin(10**14) and not is_valid_gtin(GTIN + 1)
+    assert has_valid_check_digit("100000000000009")  # 15 digits with a right check digit: still no GTIN
+    assert not is_valid_gtin(100000000000009)
 
 
 # -- voucher codes ----------------------------------------------------------------------------------------
