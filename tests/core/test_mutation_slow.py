@@ -13,7 +13,8 @@ from tests.conftest import REPO
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_bcd_codec_scores_at_least_the_threshold() -> None:
-    command = ["nice", "-n", "19", sys.executable, "scripts/mutation_testing.py", "--quiet", "-m", "payments/zvt/bcd.py"]
+    script = "scripts/mutation_testing.py"
+    command = ["nice", "-n", "19", sys.executable, script, "--quiet", "-m", "payments/zvt/bcd.py"]
     proc = subprocess.run(
         command,
         cwd=REPO,
