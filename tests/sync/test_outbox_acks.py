@@ -34,7 +34,6 @@ from sync.outboxio import (
     apply_ack,
     fetch_pending,
     outbox_stats,
-    prune_delivered,
     reopen_from,
     shrink_telemetry,
 )
@@ -259,16 +258,6 @@ async def test_shrink_telemetry_drops_expired_then_the_oldest(db: Database, cloc
     rows = await delivered(db)
     assert sorted(k for k in rows if k[0] == TELEMETRY) == [(TELEMETRY, 3), (TELEMETRY, 4)]
     assert (MAIN, 1) in rows and (MAIN, 2) in rows  # never money
-
-
-async def test_prune_delivered_keeps_rows_for_a_resend_window(db: Database, clock: Clock) -> None:
-    await record(db, 3)
-    await db.write(lambda s: apply_ack(s, db.epoch, 2, [], []))
-    clock.advance(3600)
-    assert await db.write(lambda s: prune_delivered(s, timedelta(hours=1))) == 0  # exactly the window: kept
-    clock.advance(1)
-    assert await db.write(lambda s: prune_delivered(s, timedelta(hours=1))) == 2
-    assert list(await delivered(db)) == [(MAIN, 3)]
 
 
 async def test_outbox_stats_and_pending_queries(db: Database, clock: Clock) -> None:
