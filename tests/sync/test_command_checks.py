@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import BaseModel
 
 from station.db.engine import Database
 from sync.contract import MAX_COMMAND_BYTES
@@ -318,3 +319,76 @@ def test_private_keys_are_saved_for_the_owner_only_and_never_overwritten(tmp_pat
     )
     with pytest.raises(ValueError, match="is not an Ed25519 private key"):
         load_private_key(other)
+
+
+# -- what a rejection carries ------------------------------------------------------------------------------------
+
+
+class Params(BaseModel):
+    a: int
+    b: str
+
+
+@pytest.mark.parametrize(
+    ("make", "topic", "reason"),
+    [
+        (lambda: body(1, issued=T0 - timedelta(minutes=5)), "ping", "expired"),
+        (lambda: body(1, issued=T0 + timedelta(minutes=6)), "ping", "not_yet_valid"),
+        (lambda: body(1, lifetime_s=121), "ping", "lifetime_too_long"),
+        (lambda: body(1), "long_ping", "topic_mismatch"),
+        (lambda: body(1, action="nope"), "nope", "unknown_action"),
+        (lambda: body(1, action="typed", params={"a": "x"}), "typed", "invalid_params"),
+    ],
+)
+async def test_a_verified_rejection_names_the_command_and_is_remembered(router, make, topic: str, reason: str) -> None:
+    router.register("typed", Ping(), params=Params)
+    cmd = make()
+    first = await handle(router, message(cmd, topic), topic)
+    assert (first["status"], first["reason"], first["cmd_id"], first["action"]) == (
+        "rejected", reason, cmd["cmd_id"], cmd["action"]
+    )
+    assert first["detail"]
+    assert await handle(router, message(cmd, topic), topic) == {**first, "duplicate": True}
+
+
+async def test_an_out_of_order_rejection_names_the_command(router) -> None:
+    await handle(router, message(body(5)))
+    stale = body(4)
+    result = await handle(router, message(stale))
+    assert (result["reason"], result["cmd_id"], result["action"]) == ("out_of_order", stale["cmd_id"], "ping")
+    assert result["detail"] == "issuer_seq 4 <= last accepted 5"
+
+
+async def test_invalid_params_list_every_problem(router) -> None:
+    router.register("typed", Ping(), params=Params)
+    result = await handle(router, message(body(1, action="typed", params={"a": "x"}), "typed"), "typed")
+    assert result["detail"] == (
+        "a: Input should be a valid integer, unable to parse string as an integer; b: Field required"
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason", "detail"),
+    [
+        (lambda t: envelope_with(t, schema="signed-command/2"), "malformed", "schema must be 'signed-command/1'"),
+        (lambda t: envelope_with(t, sig=""), "unsigned", "no signature"),
+        (lambda t: envelope_with(t.replace('"issuer":"ops"', '"issuer":"eve"')), "unknown_issuer",
+         "no pinned key for issuer 'eve'"),
+        (lambda t: envelope_with(t, sig=base64.b64encode(b"x" * 64).decode()), "bad_signature",
+         "signature does not verify with 'ops''s key"),
+        (lambda t: envelope_with(t.replace('"issuer_seq":1', '"issuer_seq":0')), "malformed",
+         "issuer_seq must be a positive integer"),
+    ],
+)
+async def test_an_unverified_rejection_names_the_command_it_claims_to_be(router, payload, reason, detail) -> None:
+    text = json.dumps(body(1), separators=(",", ":"))
+    result = await handle(router, message(payload(text)))
+    assert (result["reason"], result["detail"]) == (reason, detail)
+    assert (result["cmd_id"], result["action"]) == ("cmd-1-ping", "ping")
+
+
+async def test_a_body_that_is_not_a_string_names_nothing(router) -> None:
+    envelope = json.dumps({"schema": "signed-command/1", "body": body(1), "sig": "x"}).encode()
+    result = await handle(router, message(envelope))
+    assert (result["reason"], result["detail"]) == ("malformed", "body must be the command JSON object as a string")
+    assert (result["cmd_id"], result["action"]) == (None, "ping")
