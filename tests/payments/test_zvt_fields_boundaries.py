@@ -20,8 +20,9 @@ def h(text: str) -> bytes:
     return bytes.fromhex(text)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fields() -> ModuleType:
+    """Executed again for every test, so each test exercises (and is known to exercise) the import-time code."""
     return fresh_module("payments.zvt.fields")
 
 
