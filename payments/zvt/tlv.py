@@ -104,7 +104,7 @@ def _decode_tag(data: bytes, pos: int) -> tuple[bytes, int]:
             pos += 1
             if not data[pos - 1] & 0x80:
                 break
-            if pos - start > 4:
+            if pos - start >= 4:  # the 4th byte announces a 5th
                 raise CodecError("TLV tag longer than 4 bytes")
     return data[start:pos], pos
 

@@ -151,7 +151,13 @@ async def test_late_reply_is_dropped_not_taken_for_a_later_request(start_bus, op
         await line.read_holding(1, 0x0100, 2)
     sim.controller(1).faults.reply_delay_s = 0.0
     assert len(await line.read_holding(2, 0x0500, 3)) == 3
-    await asyncio.sleep(0.15)  # the 2-register reply to the timed-out request arrives while the line is idle
+    # until the 2-register reply (byte count 04) to the timed-out request has gone out, while the line is idle
+    for _ in range(300):
+        if any(way == "tx" and frame[1:3] == bytes.fromhex("03 04") for _, way, frame in sim.frames):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the late reply was never sent")
     # a leaked stale reply would be taken as this answer and fail the 3-register length check
     assert len(await line.read_holding(1, 0x0500, 3)) == 3
     assert line.stats["no_response"] == 1

@@ -23,6 +23,21 @@ LOCKED, UNLOCKED = LockState(True), LockState(False)
 DOORS = {"open_delay_s": 0.05, "close_after_s": 0.3}
 
 
+async def polled(bus: LockBus, rounds: int, within: float = 5.0) -> None:
+    """Until every board has answered `rounds` more status reads: the proof that time has passed on
+    the bus (a fixed sleep would pass vacuously when the bus is merely slower than the sleep)."""
+
+    def answered() -> list[int]:
+        return [b.counters.requests - b.counters.timeouts for b in bus.snapshot().boards]
+
+    start = answered()
+    await EventLog().wait_until(
+        lambda: all(now >= before + rounds for now, before in zip(answered(), start, strict=True)),
+        within,
+        f"{rounds} poll rounds",
+    )
+
+
 @pytest.mark.parametrize("protocol", ["cu16", "cu48"])
 async def test_start_reports_baseline_and_never_unlocks(protocol: str) -> None:
     async with sim_and_bus(protocol, [0, 1, 2], sim_options=DOORS) as (sim, bus, log):
@@ -30,7 +45,7 @@ async def test_start_reports_baseline_and_never_unlocks(protocol: str) -> None:
         for board in (0, 1, 2):
             baseline = await log.wait(BoardBaseline, board=board)
             assert baseline.status.locked() == list(range(1, 17 if protocol == "cu16" else 49))
-        await asyncio.sleep(0.2)  # several poll rounds
+        await polled(bus, rounds=3)  # several poll rounds after the baselines, whatever they took
         assert sim.unlock_requests() == 0
         assert not log.of(LockChanged) and not log.of(PulseSent)
         assert [type(e).__name__ for e in log.events[:2]] == ["BoardUp", "BoardBaseline"]
@@ -69,10 +84,12 @@ async def test_jammed_lock_stays_locked_and_is_not_pulsed_again() -> None:
         sim.set_lock_faults(0, 5, jammed=True)
         await bus.wait_probed(2.0)
         await bus.unlock(0, 5)
-        await asyncio.sleep(0.4)
+        await bus.unlock(0, 6)  # a working lock pulsed after the jammed one: its door opens
+        await log.wait(LockChanged, board=0, lock=6, new=UNLOCKED)  # so lock 5's would have opened by now
+        await polled(bus, rounds=1)
         status = await bus.read_status(0)
         assert status.lock(5) == LOCKED
-        assert not log.of(LockChanged)
+        assert not log.of(LockChanged, lock=5)
         assert sim.lock(0, 5).pulses == 1
 
 
@@ -93,8 +110,7 @@ async def test_sensor_reading_open_does_not_block_the_pulse() -> None:
         assert bus.snapshot().boards[0].status.lock(2) == UNLOCKED  # type: ignore[union-attr]
         await bus.unlock(0, 2)
         assert sim.lock(0, 2).pulses == 1
-        await asyncio.sleep(0.1)
-        assert sim.door_states(0)[2] is True  # the door did open; only the sensor is broken
+        assert await _log.wait_until(lambda: sim.door_states(0)[2], what="door 2 open")  # only the sensor is broken
 
 
 async def test_unlock_jumps_ahead_of_queued_reads() -> None:
@@ -116,7 +132,9 @@ async def test_request_withdrawn_when_not_sent_in_time() -> None:
         await bus.wait_probed(2.0)
         with pytest.raises(BusBusy):
             await bus.unlock(0, 1, wait_s=0.0)
-        await asyncio.sleep(0.2)
+        # an unlock jumps ahead of reads: had it stayed queued, it would go out before this read
+        await bus.read_status(0)
+        await polled(bus, rounds=1)
         assert sim.unlock_requests() == 0  # withdrawn means never sent
 
 
@@ -222,7 +240,7 @@ async def test_restart_with_a_door_open_sends_nothing_and_reports_it_in_the_base
         restarted.subscribe(second)
         await restarted.start()
         baseline = await second.wait(BoardBaseline, board=0)
-        await asyncio.sleep(0.2)
+        await polled(restarted, rounds=3)
         await restarted.stop()
     assert baseline.status.unlocked() == [6]
     assert sim.unlock_requests() == 1  # only the one before the restart

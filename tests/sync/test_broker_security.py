@@ -59,6 +59,19 @@ async def client(broker: Mosquitto, pki: Pki, identity: str, topics: list[tuple[
     return await Observer(broker.port, topics, client_id=identity, tls=tls(pki, identity)).start()
 
 
+async def refused_within(broker: Mosquitto, pki: Pki, identity: str, seconds: float) -> bool:
+    """Until the broker refuses `identity` (e.g. once it has re-read its CRL); False if it never does."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            accepted = await client(broker, pki, identity, [])
+        except ConnectError:
+            return True
+        await accepted.stop()
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def test_station_drains_over_mtls_with_its_certificate_identity(db, tls_broker, pki, tmp_path):
     files = tls(pki, "st-a")
     cfg = mqtt_config(
@@ -85,7 +98,7 @@ async def test_station_drains_over_mtls_with_its_certificate_identity(db, tls_br
 async def test_a_station_cannot_touch_another_stations_topics(tls_broker, pki):
     ingest = await client(tls_broker, pki, "platform-ingest", [("station/+/evt/#", 1)])
     station_b = await client(tls_broker, pki, "st-b", [("station/st-b/cmd/+", 1)])
-    station_a = await client(tls_broker, pki, "st-a", [])
+    station_a = await client(tls_broker, pki, "st-a", [("station/st-a/cmd/#", 1)])
     ops = await client(tls_broker, pki, "platform-ops", [])
     try:
         # Mosquitto 2.0 grants the subscription and applies the read ACL per delivered message
@@ -93,16 +106,19 @@ async def test_a_station_cannot_touch_another_stations_topics(tls_broker, pki):
         station_a.conn.publish("station/st-b/evt/x", b'{"forged": true}', qos=1)  # as B: dropped
         station_a.conn.publish("station/st-b/cmd/open_compartment", b"{}", qos=1)  # commanding: dropped
         station_a.conn.publish("station/st-a/evt/x", b'{"own": true}', qos=1)  # its own topic: delivered
-        ops.conn.publish("station/st-b/cmd/open_compartment", b'{"from": "ops"}', qos=1)  # ops may command
+        # The broker handles one client's messages in order and delivers to each subscriber in
+        # order: what was dropped would have arrived before what was sent after it.
         assert await ingest.wait_for(lambda: len(ingest.messages) >= 1)
+        ops.conn.publish("station/st-b/cmd/open_compartment", b'{"from": "ops"}', qos=1)  # ops may command
         assert await station_b.wait_for(lambda: len(station_b.messages) >= 1)
-        await asyncio.sleep(0.5)
+        ops.conn.publish("station/st-a/cmd/marker", b'{"marker": true}', qos=1)  # after B's command
+        assert await station_a.wait_for(lambda: len(station_a.messages) >= 1)
     finally:
         for c in (ingest, station_b, station_a, ops):
             await c.stop()
     assert [m.topic for m in ingest.messages] == ["station/st-a/evt/x"]
     assert [m.payload for m in station_b.messages] == [b'{"from": "ops"}']
-    assert station_a.messages == []  # never saw B's command
+    assert [m.topic for m in station_a.messages] == ["station/st-a/cmd/marker"]  # never saw B's command
 
 
 async def test_anonymous_and_revoked_clients_are_refused(tls_broker, pki, tmp_path):
@@ -113,8 +129,8 @@ async def test_anonymous_and_revoked_clients_are_refused(tls_broker, pki, tmp_pa
     ok = await client(tls_broker, pki, "st-b", [])
     await ok.stop()
     pki.revoke("st-b")
-    tls_broker.reload()  # SIGHUP: Mosquitto re-reads the CRL
-    await asyncio.sleep(0.5)
+    tls_broker.reload()  # SIGHUP: Mosquitto re-reads the CRL, at its own pace
+    assert await refused_within(tls_broker, pki, "st-b", 5.0)
     with pytest.raises(ConnectError):
         await client(tls_broker, pki, "st-b", [])
     still_ok = await client(tls_broker, pki, "st-a", [])
@@ -131,9 +147,11 @@ async def test_station_id_must_match_its_certificate(db, tls_broker, pki):
     impostor = SyncComponent(cfg, "st-b", db)
     await impostor.start()
     try:
-        await wait_connected(impostor)
-        await asyncio.sleep(0.5)
+        await wait_connected(impostor)  # its birth on station/st-b/state has been sent
+        assert impostor.connection is not None
+        impostor.connection.publish("station/st-a/state", b'{"marker": true}', qos=1)  # allowed for st-a's CN
+        assert await ingest.wait_for(lambda: len(ingest.messages) >= 1)  # so the birth was handled before it
     finally:
         await impostor.stop()
         await ingest.stop()
-    assert ingest.messages == []
+    assert [m.topic for m in ingest.messages] == ["station/st-a/state"]

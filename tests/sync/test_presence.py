@@ -18,6 +18,16 @@ from sync.contract import parse_time
 from tests.sync.sync_helpers import STATION, Observer, mqtt_config
 
 STATE = f"station/{STATION}/state"
+MARKER = "test/marker"
+
+
+async def mark(watcher: Observer) -> None:
+    """Publish a marker through the broker and wait until it comes back: whatever the broker was
+    sent before the marker has been delivered (to this subscriber, in order) by then."""
+    assert watcher.conn is not None
+    before = len(watcher.decoded(MARKER))
+    watcher.conn.publish(MARKER, b'{"marker": true}', qos=1)
+    assert await watcher.wait_for(lambda: len(watcher.decoded(MARKER)) > before)
 
 
 async def seed_compartments(db, *ids: int) -> None:
@@ -63,13 +73,16 @@ async def test_birth_will_and_session_counter(db, mosquitto):
 async def test_graceful_stop_publishes_offline_and_no_will(db, mosquitto):
     sync = SyncComponent(mqtt_config(mosquitto.port), STATION, db)
     await sync.start()
-    watcher = await Observer(mosquitto.port, [(STATE, 1)]).start()
-    assert await watcher.wait_for(lambda: len(watcher.decoded()) == 1)
+    watcher = await Observer(mosquitto.port, [(STATE, 1), (MARKER, 1)]).start()
+    assert await watcher.wait_for(lambda: len(watcher.decoded(STATE)) == 1)
     await sync.stop()
-    assert await watcher.wait_for(lambda: len(watcher.decoded()) == 2)
-    await asyncio.sleep(0.3)
+    assert await watcher.wait_for(lambda: len(watcher.decoded(STATE)) == 2)
+    # a Will would be published when the broker handles the station's disconnect, which is before it
+    # handles a message published after stop() returned: once that marker is here, a Will would be too
+    await mark(watcher)
     await watcher.stop()
-    assert [(m["state"], m.get("reason")) for m in watcher.decoded()] == [("online", None), ("offline", "shutdown")]
+    states = [(m["state"], m.get("reason")) for m in watcher.decoded(STATE)]
+    assert states == [("online", None), ("offline", "shutdown")]
 
 
 async def test_heartbeat_reports_backlog_devices_and_temperatures(db, mosquitto):
@@ -137,11 +150,26 @@ async def test_snapshot_is_sent_on_change_not_on_a_timer(db, mosquitto):
     await sync.start()
     try:
         assert await watcher.wait_for(lambda: len(watcher.messages) == 1)
+        checked = asyncio.Event()
+        armed = False
+        publish_snapshot = sync.telemetry.publish_snapshot
+
+        async def watched(*, force: bool) -> dict:
+            """The snapshot check: `checked` is set once a check that saw the sale has finished."""
+            saw_the_sale = armed
+            result = await publish_snapshot(force=force)
+            if saw_the_sale:
+                checked.set()
+            return result
+
+        sync.telemetry.publish_snapshot = watched  # type: ignore[method-assign]
         await db.write(lambda s: record_event(s, "sale.captured", {"x": 1}, priority=Priority.MONEY))
-        await asyncio.sleep(1.6)  # an event that changes no state, and time passing: no snapshot
-        assert len(watcher.messages) == 1
+        armed = True
+        await asyncio.wait_for(checked.wait(), 5)  # the event that changes no state was looked at
         await db.write(lambda s: raise_alarm(s, "door.left_open", "compartment:5", severity="warning"))
-        assert await watcher.wait_for(lambda: len(watcher.messages) == 2, 4)
+        # a snapshot for the sale would have been published before the alarm's, on the same topic
+        assert await watcher.wait_for(lambda: any(m["alarms"] for m in watcher.decoded()), 4)
+        assert len(watcher.messages) == 2
     finally:
         await sync.stop()
         await watcher.stop()

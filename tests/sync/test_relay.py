@@ -88,7 +88,11 @@ async def test_broker_down_during_sales_then_back_nothing_lost_in_order(db, mosq
         assert await platform.wait_for(lambda: platform.hwm(STATION, db.epoch) == 100, 10)
         mosquitto.stop()
         await record_sales(db, 400, start=100)  # sales go on while the broker is down
-        await asyncio.sleep(0.5)
+        for _ in range(250):  # until the station has noticed the broker is gone
+            if sync.connection is None:
+                break
+            await asyncio.sleep(0.02)
+        assert sync.connection is None
         assert await pending(db) >= 400
         mosquitto.start()
         assert await platform.wait_for(lambda: platform.hwm(STATION, db.epoch) == 500, 20)
