@@ -49,3 +49,15 @@ def db(db_path: Path):
     database.open_sync()
     yield database
     database.close_sync()
+
+
+# Packages whose tests share an expensive fixture (one demo station, one browser): with pytest-xdist
+# (scripts/test runs two workers) each package stays on one worker, so it starts them once.
+SHARED_FIXTURE_PACKAGES = ("ui", "api")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO).parts
+        if len(parts) > 2 and parts[0] == "tests" and parts[1] in SHARED_FIXTURE_PACKAGES:
+            item.add_marker(pytest.mark.xdist_group(parts[1]))
