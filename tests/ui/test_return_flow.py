@@ -1,5 +1,7 @@
 """Returning empties and spending vouchers on the touchscreen: real browser, demo station, simulated
-return machine (its simulated shopper puts in `[simulation] deposit_containers` = 6 containers), printer."""
+return machine (its simulated shopper puts in up to `[simulation] deposit_containers` seeded containers, some
+of which the machine rejects), simulated printer. A test finishes once a few are in: finishing closes the
+intake, and from then on the total is final."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 from tests.ui.conftest import Demo
 from tests.ui.kiosk import api, error_code, shoot, tap, visible_text, wait_sale_final, wait_screen
 
-CONTAINERS = 6  # SimulationConfig.deposit_containers, the demo's default
+SOME = 3  # containers to wait for before finishing (the simulated shopper brings up to 6)
 
 
 def _euro(cents: int) -> str:
@@ -32,7 +34,7 @@ def _api_voucher(demo: Demo) -> dict[str, Any]:
     """A paper voucher made without the screen: start, let the machine count, finish, choose."""
     status, view = api(demo.url, "POST", "/api/returns")
     assert status == 202, view
-    _wait_count(demo, view["return_id"], CONTAINERS)
+    _wait_count(demo, view["return_id"], 1)
     assert api(demo.url, "POST", f"/api/returns/{view['return_id']}/finish")[0] == 200
     status, settled = api(demo.url, "POST", f"/api/returns/{view['return_id']}/choice", {"choice": "voucher"})
     assert status == 200 and settled["state"] == "voucher", settled
@@ -61,17 +63,17 @@ def _start_return_on_screen(page: Any) -> str:
 def test_deposit_return_with_a_printed_voucher(open_kiosk: Any, demo: Demo, screenshots: Path) -> None:
     page = open_kiosk("portrait")
     return_id = _start_return_on_screen(page)
-    # The live count: every container the machine accepts shows up on the screen.
+    # The live count: the containers the machine accepts show up on the screen as they come.
     page.wait_for_function(
-        f"document.querySelector('[data-slot=\"return-count\"]').textContent === '{CONTAINERS}'", timeout=20_000
+        f"Number(document.querySelector('[data-slot=\"return-count\"]').textContent) >= {SOME}", timeout=20_000
     )
     shoot(page, screenshots, "flow-return-portrait")
-    view = _wait_count(demo, return_id, CONTAINERS)
-    assert _euro(view["total_cents"]) in visible_text(page)
     assert "Bitte Flaschen und Dosen einzeln einlegen." in visible_text(page)
 
     tap(page, '[data-action="return-finish"]')
     wait_screen(page, "return-choice")
+    _, view = api(demo.url, "GET", f"/api/returns/{return_id}")  # final once finished
+    assert view["state"] == "choosing" and view["count"] >= SOME
     text = visible_text(page)
     assert f"Ihr Pfand: {_euro(view['total_cents'])}" in text
     assert "Pfandbon drucken" in text and "Jetzt hier einkaufen" in text and "Tafel Musterdorf" in text
@@ -146,10 +148,11 @@ def test_a_typed_voucher_pays_at_the_till_and_the_receipt_is_a_qr_code(
 def test_a_return_as_credit_goes_straight_to_shopping(open_kiosk: Any, demo: Demo) -> None:
     page = open_kiosk("landscape")
     return_id = _start_return_on_screen(page)
-    view = _wait_count(demo, return_id, CONTAINERS)
+    _wait_count(demo, return_id, 1)
     page.wait_for_function("!document.querySelector('[data-action=\"return-finish\"]').disabled")
     tap(page, '[data-action="return-finish"]')
     wait_screen(page, "return-choice")
+    _, view = api(demo.url, "GET", f"/api/returns/{return_id}")
     tap(page, '[data-action="return-choose"][data-choice="credit"]')
     wait_screen(page, "voucher-ok")
     assert f"Guthaben: {_euro(view['total_cents'])}" in visible_text(page)
@@ -172,6 +175,6 @@ def test_a_busy_return_machine_says_what_to_do(open_kiosk: Any, demo: Demo) -> N
         status, body = api(demo.url, "POST", "/api/returns")
         assert status == 409 and error_code(body) in ("busy", "not_available")  # the API refuses the same
     finally:
-        _wait_count(demo, running["return_id"], CONTAINERS)
+        _wait_count(demo, running["return_id"], 1)
         api(demo.url, "POST", f"/api/returns/{running['return_id']}/finish")
         assert api(demo.url, "POST", f"/api/returns/{running['return_id']}/choice", {"choice": "donation"})[0] == 200

@@ -156,3 +156,16 @@ def test_the_session_ends_after_the_idle_time(open_kiosk: Any, demo: Demo) -> No
 def test_the_default_session_idle_time_is_five_minutes(open_kiosk: Any) -> None:
     page = open_kiosk("portrait")
     assert page.evaluate("window.kiosk.boot.timing.staff_idle_s") == 300
+
+
+def test_a_session_ended_elsewhere_says_so_and_offers_a_new_log_in(open_kiosk: Any, demo: Demo) -> None:
+    page = open_kiosk("portrait")
+    _login(page, demo)
+    wait_screen(page, "staff-home")
+    assert page.evaluate("fetch('/api/staff/logout', {method: 'POST'}).then(r => r.status)") == 204
+    tap(page, '[data-action="staff-report"]')  # the next request finds no session
+    wait_screen(page, "problem")
+    text = visible_text(page)
+    assert "Sie wurden abgemeldet" in text and "Erfasstes ist gespeichert" in text
+    tap(page, '[data-action="problem-retry"]')
+    wait_screen(page, "staff-login")

@@ -256,13 +256,19 @@ export class App {
     if (event && event.target instanceof Element) {
       const pressable = event.target.closest("button, .tile");
       if (pressable) {
-        // Visible at once, and long enough to be seen even after a quick tap.
+        // Visible at once, and long enough to be seen even after a quick tap. A second tap on the
+        // same button cancels the first one's release, which would otherwise end the new pressed look.
+        clearTimeout(pressable.releaseTimer);
         pressable.classList.add("is-pressed");
         const pressedAt = performance.now();
-        const release = () => setTimeout(() => pressable.classList.remove("is-pressed"), Math.max(0, PRESSED_MS - (performance.now() - pressedAt)));
+        const releaseAfter = (ms) => {
+          clearTimeout(pressable.releaseTimer);
+          pressable.releaseTimer = setTimeout(() => pressable.classList.remove("is-pressed"), ms);
+        };
+        const release = () => releaseAfter(Math.max(0, PRESSED_MS - (performance.now() - pressedAt)));
         pressable.addEventListener("pointerup", release, { once: true });
         pressable.addEventListener("pointercancel", release, { once: true });
-        setTimeout(() => pressable.classList.remove("is-pressed"), 1500); // should the release never come
+        releaseAfter(1500); // should the release never come
       }
     }
     if (this.screen === "idle") this.show("start"); // the shop window wakes on touch
