@@ -169,3 +169,20 @@ def test_a_session_ended_elsewhere_says_so_and_offers_a_new_log_in(open_kiosk: A
     assert "Sie wurden abgemeldet" in text and "Erfasstes ist gespeichert" in text
     tap(page, '[data-action="problem-retry"]')
     wait_screen(page, "staff-login")
+
+
+def test_the_idle_timeout_clears_a_half_typed_pin(open_kiosk: Any, demo: Demo) -> None:
+    page = open_kiosk("portrait", idle_s=3, warn_s=1)
+    tap(page, '[data-screen="start"] [data-action="staff-login"]')
+    wait_screen(page, "staff-login")
+    _type(page, "staff-login", str(demo.volunteer_id))
+    tap(page, '[data-slot="staff-number"] [data-key="ok"]')
+    _type(page, "staff-login", VOLUNTEER_PIN[:3])
+    assert page.locator('[data-slot="staff-pin"] output').inner_text() == "•••"
+    page.wait_for_selector('[data-overlay="timeout"]:not([hidden])', timeout=10_000)
+    wait_screen(page, "start", timeout_s=10)
+    tap(page, '[data-screen="start"] [data-action="staff-login"]')
+    wait_screen(page, "staff-login")
+    assert page.locator('[data-slot="staff-pin"]').is_hidden()  # back at the first step, the number
+    assert page.locator('[data-slot="staff-number"] output').inner_text() == "–"
+    assert page.evaluate("window.kiosk.staff.pin.value") == ""

@@ -1,11 +1,12 @@
 // Volunteers: log-in by number and PIN (on-screen keypad) or badge, the task list with what to do
-// for each, cold-chain corrective action, the end-of-day report, log-out; the session ends by
-// itself after the daemon's idle time ([staff] session_idle_s). Restocking is in restock.js.
+// for each, cold-chain corrective action, log-out; the session ends by itself after the daemon's
+// idle time ([staff] session_idle_s). Restocking is in restock.js, the end-of-day report in report.js.
 // The session is the HttpOnly cookie the log-in sets: the page never sees the token.
 
 import { api } from "./api.js";
-import { hasText, money, t } from "./i18n.js";
+import { hasText, t } from "./i18n.js";
 import { Keypad } from "./keypad.js";
+import { EndOfDay } from "./report.js";
 import { Restock } from "./restock.js";
 
 // Screens of a logged-in volunteer: they run on the session's idle timer, not the shoppers'.
@@ -37,11 +38,6 @@ function el(tag, className, text) {
   return node;
 }
 
-function today() {
-  const now = new Date();
-  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}-${String(now.getDate()).padStart(2, "0")}`;
-}
-
 export class Staff {
   constructor(app) {
     this.app = app;
@@ -57,11 +53,11 @@ export class Staff {
       label: "staff.login.pin", okKey: "staff.login.ok", maxLength: 12, secret: true, onSubmit: (v) => this.loginPin(v), onChange: quiet, speak,
     });
     this.restock = new Restock(app, this);
+    this.report = new EndOfDay(app, this);
     this.clear();
     app.register("staff-login", { enter: () => this.enterLogin(), leave: () => clearInterval(this.badgeTimer), script: () => this.loginScript() });
     app.register("staff-home", { enter: () => this.renderHome(), script: () => this.homeScript() });
     app.register("staff-cold", { enter: () => this.renderCold(), script: () => this.coldScript() });
-    app.register("staff-report", { enter: () => this.renderReport(), script: () => this.reportScript() });
   }
 
   action(name, target) {
@@ -71,15 +67,13 @@ export class Staff {
       "staff-tasks-next": () => this.nextTasks(),
       "staff-task-cold": () => this.openCold(Number(target.dataset.compartment)),
       "staff-task-open": () => this.restock.open(Number(target.dataset.compartment)),
-      "staff-report": () => this.openReport(),
-      "staff-report-send": () => this.sendReport(),
       "celsius-down": () => this.stepCelsius(-CELSIUS_STEP),
       "celsius-up": () => this.stepCelsius(CELSIUS_STEP),
       "cold-reason": () => this.pickReason(target.dataset.reason),
       "cold-discard": () => this.corrective("discarded"),
       "cold-keep": () => this.corrective("kept"),
     };
-    if (!actions[name]) return this.restock.action(name, target);
+    if (!actions[name]) return this.restock.action(name, target) || this.report.action(name);
     actions[name]();
     return true;
   }
@@ -97,8 +91,7 @@ export class Staff {
     this.taskOffset = 0;
     this.note = null;
     this.cold = null;
-    this.report = null;
-    this.reportSent = false;
+    this.report.clear();
     this.restock.clear();
   }
 
@@ -341,66 +334,15 @@ export class Staff {
       { key: "staff.cold.measured" }, { key: "staff.cold.discard" }, { key: "staff.cold.keep" }];
   }
 
-  // ---- end of day -------------------------------------------------------------------------------
-  async openReport() {
-    this.reportSent = false;
-    try {
-      this.report = await api.endOfDay(today());
-    } catch (error) {
-      if (!this.failed(error, () => this.openReport())) this.app.problem({ title: { key: "staff.error.report.title" }, next: { key: "staff.error.station.next" } });
-      return;
-    }
-    this.app.show("staff-report");
-  }
-
-  renderReport() {
-    const r = this.report;
-    if (!r) return;
-    const [y, m, d] = r.day.split("-");
-    this.app.slot("report-day").textContent = t("staff.report.day", { day: `${d}.${m}.${y}` });
-    const facts = this.app.slot("report-facts");
-    facts.innerHTML = "";
-    const row = (key, value) => {
-      const div = el("div");
-      div.append(el("dt", "", t(key)), el("dd", "", value));
-      facts.append(div);
-    };
-    row("staff.report.sales", t("staff.report.sales_value", { count: r.sales.count, total: r.sales.total_cents }));
-    row("staff.report.card", money(r.card.booked_cents));
-    row("staff.report.stock", t("staff.report.stock_value", { loaded: r.stock.loaded_items, removed: r.stock.removed_items }));
-    for (const [zone, temps] of Object.entries(r.temperatures)) {
-      const range = temps.readings ? `${temps.min_c} … ${temps.max_c} °C` : t("staff.report.no_readings");
-      row("staff.report.zone", `${zone}: ${range}`);
-    }
-    row("staff.report.tasks", String(r.open_tasks.length));
-    this.app.slot("report-sent").hidden = !this.reportSent;
-    this.app.section("staff-report").querySelector('[data-action="staff-report-send"]').hidden = this.reportSent;
-  }
-
-  async sendReport() {
-    try {
-      this.report = await api.sendEndOfDay(this.report.day);
-      this.reportSent = true;
-      this.renderReport();
-    } catch (error) {
-      if (!this.failed(error, () => this.sendReport())) this.app.problem({ title: { key: "staff.error.report.title" }, next: { key: "staff.error.station.next" } });
-    }
-  }
-
-  reportScript() {
-    const items = [{ key: "staff.report.title" }, { key: "staff.report.sales" }];
-    if (this.report) items.push({ key: "staff.report.sales_value", params: { count: this.report.sales.count, total: this.report.sales.total_cents } });
-    return [...items, this.reportSent ? { key: "staff.report.sent" } : { key: "staff.report.send" }];
-  }
-
   /** Show a screen with sample data, without a session at the daemon (screenshots, checks). */
   preview(screen, data = {}) {
     this.session = null;
     this.clear();
     this.session = { id: 1, name: "Vera", idle_s: 3600 };
-    const { restock, ...own } = data;
+    const { restock, report, ...own } = data;
     Object.assign(this, own);
     if (restock) Object.assign(this.restock, restock);
+    if (report) Object.assign(this.report, { data: report });
     this.app.show(screen);
   }
 }
