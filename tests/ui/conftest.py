@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
 from tests.helpers.daemon import DaemonProcess
+from tests.helpers.demo import demo_config_text
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -82,21 +83,9 @@ class Demo:
     station_id: str
 
 
-def _free_ports() -> list[int]:
-    """Five distinct free ports (HTTP, lock bus, Modbus line, terminal, MQTT)."""
-    ports: set[int] = set()
-    while len(ports) < 5:
-        ports.add(free_port())
-    return sorted(ports)
-
-
 def _write_config(folder: Path) -> Path:
-    http, locks, modbus, terminal, mqtt = _free_ports()
-    text = (REPO / "examples" / "station.sim.toml").read_text()
-    text = text.replace("port = 8080", f"port = {http}").replace('"../var/demo-station.db"', '"demo.db"')
-    for old, new in (("47101", locks), ("47103", modbus), ("47107", terminal), ("47183", mqtt)):
-        assert old in text, f"examples/station.sim.toml no longer uses port {old}"
-        text = text.replace(old, str(new))
+    """The shipped demo config on free ports (every device too), plus the doors the screens must show."""
+    text, _ports = demo_config_text("demo.db")
     text = text.replace("# --- Card terminal", EXTRA_COMPARTMENTS + "\n# --- Card terminal", 1)
     path = folder / "demo.toml"
     path.write_text(text)
