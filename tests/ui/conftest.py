@@ -99,8 +99,8 @@ class Demo:
 
 
 def _write_config(folder: Path) -> Path:
-    """The shipped demo on free ports (every simulated device too), with the extra compartments."""
-    text, _ = demo_config_text("demo.db")
+    """The shipped demo config on free ports (every device too), plus the doors the screens must show."""
+    text, _ports = demo_config_text("demo.db")
     text = text.replace("# --- Card terminal", EXTRA_COMPARTMENTS + "\n# --- Card terminal", 1)
     path = folder / "demo.toml"
     path.write_text(text)
