@@ -91,7 +91,7 @@ STAFF_SCREENS: dict[str, tuple[str, ...]] = {
     ),
     "staff-home": (
         *("staff.tasks.title", "staff.tasks.none", *(f"task.{code}" for code in TASK_CODES), "task.other"),
-        *("staff.restock.closed", "staff.cold.done_kept", "staff.cold.done_discarded"),
+        *("staff.restock.closed", "staff.cold.done_kept", "staff.cold.done_discarded", "staff.resume.title"),
         *("staff.restock.open", "staff.report.open", "staff.logout"),
     ),
     "staff-open": (

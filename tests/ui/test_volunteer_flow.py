@@ -11,6 +11,8 @@ from tests.ui.conftest import COLD_BLOCKED, VOLUNTEER_BADGE, VOLUNTEER_NAME, VOL
 from tests.ui.kiosk import api, error_code, shoot, tap, visible_text, wait_screen
 
 EMPTY = 20  # the demo's empty compartment (sold out on the buy screen)
+ABANDONED = 18  # opened, then the session ends elsewhere: the daemon gives the restocking up
+RESUMED = 17  # opened, then the page reloads: the restocking stays open and is carried on
 
 
 def _type(page: Any, screen: str, digits: str) -> None:
@@ -158,17 +160,64 @@ def test_the_default_session_idle_time_is_five_minutes(open_kiosk: Any) -> None:
     assert page.evaluate("window.kiosk.boot.timing.staff_idle_s") == 300
 
 
-def test_a_session_ended_elsewhere_says_so_and_offers_a_new_log_in(open_kiosk: Any, demo: Demo) -> None:
+def _open_on_screen(page: Any, compartment: int) -> None:
+    tap(page, '[data-action="staff-open"]')
+    _type(page, "staff-open", str(compartment))
+    tap(page, '[data-screen="staff-open"] [data-key="ok"]')
+    wait_screen(page, "staff-restock")
+
+
+def _log_in_again(page: Any, demo: Demo) -> None:
+    _type(page, "staff-login", str(demo.volunteer_id))
+    tap(page, '[data-slot="staff-number"] [data-key="ok"]')
+    _type(page, "staff-login", VOLUNTEER_PIN)
+    tap(page, '[data-slot="staff-pin"] [data-key="ok"]')
+    wait_screen(page, "staff-home")
+
+
+def _close_and_see_it_noted(page: Any, compartment: int) -> None:
+    wait_screen(page, "staff-restock")
+    tap(page, '[data-action="staff-close"]')
+    wait_screen(page, "staff-home")
+    page.wait_for_selector('[data-slot="staff-note"]:not([hidden])')
+    assert f"Fach {compartment} ist erfasst." in visible_text(page)
+
+
+def test_a_session_ended_elsewhere_says_so_and_the_door_left_open_becomes_a_task(open_kiosk: Any, demo: Demo) -> None:
     page = open_kiosk("portrait")
     _login(page, demo)
     wait_screen(page, "staff-home")
+    _open_on_screen(page, ABANDONED)
     assert page.evaluate("fetch('/api/staff/logout', {method: 'POST'}).then(r => r.status)") == 204
-    tap(page, '[data-action="staff-report"]')  # the next request finds no session
+    tap(page, '[data-action="staff-close"]')  # the next request finds no session
     wait_screen(page, "problem")
     text = visible_text(page)
     assert "Sie wurden abgemeldet" in text and "Erfasstes ist gespeichert" in text
     tap(page, '[data-action="problem-retry"]')
     wait_screen(page, "staff-login")
+    _log_in_again(page, demo)
+    # The daemon gave up the restocking with the session: the compartment waits for a check, a task.
+    task = page.locator(f'[data-action="staff-task-open"][data-compartment="{ABANDONED}"]')
+    assert task.count() == 1 and "Fach prüfen" in visible_text(page)
+    task.tap()
+    _close_and_see_it_noted(page, ABANDONED)
+    tap(page, '[data-action="staff-logout"]')
+
+
+def test_a_restocking_left_open_by_a_reload_is_carried_on_after_the_next_log_in(open_kiosk: Any, demo: Demo) -> None:
+    page = open_kiosk("landscape")
+    _login(page, demo)
+    wait_screen(page, "staff-home")
+    _open_on_screen(page, RESUMED)
+    page.reload()  # the page forgets everything; the session and the restocking live on in the daemon
+    page.wait_for_function("window.kiosk && window.kiosk.screen === 'start'")
+    tap(page, '[data-screen="start"] [data-action="staff-login"]')
+    _log_in_again(page, demo)
+    assert f"Fach {RESUMED} ist noch offen" in visible_text(page)  # it comes first
+    tap(page, '[data-action="staff-resume"]')
+    _close_and_see_it_noted(page, RESUMED)
+    assert page.locator('[data-action="staff-resume"]').count() == 0
+    tap(page, '[data-action="staff-logout"]')
 
 
 def test_the_idle_timeout_clears_a_half_typed_pin(open_kiosk: Any, demo: Demo) -> None:

@@ -64,6 +64,7 @@ export const api = {
   products: () => request("GET", "/api/staff/products"),
   openRestock: (compartment) => request("POST", "/api/staff/restocks", { compartment }),
   restock: (id) => request("GET", `/api/staff/restocks/${id}`),
+  openRestocks: () => request("GET", "/api/staff/restocks"),
   loadGoods: (id, body) => request("POST", `/api/staff/restocks/${id}/load`, body),
   removeGoods: (id, reason) => request("POST", `/api/staff/restocks/${id}/remove`, { reason }),
   closeRestock: (id) => request("POST", `/api/staff/restocks/${id}/close`),

@@ -91,6 +91,17 @@ export class Restock {
     }
   }
 
+  /** Carry on with a restocking left open (after a new log-in): its door may still be open. */
+  async resume(id) {
+    try {
+      this.current = await api.restock(id);
+    } catch (error) {
+      if (!this.staff.failed(error, () => this.resume(id))) this.staff.home();
+      return;
+    }
+    this.app.show("staff-restock");
+  }
+
   doorProblem(compartment) {
     this.app.problem({
       title: { key: "staff.error.door.title", params: { compartment } },

@@ -67,6 +67,7 @@ export class Staff {
       "staff-tasks-next": () => this.nextTasks(),
       "staff-task-cold": () => this.openCold(Number(target.dataset.compartment)),
       "staff-task-open": () => this.restock.open(Number(target.dataset.compartment)),
+      "staff-resume": () => this.restock.resume(Number(target.dataset.restock)),
       "celsius-down": () => this.stepCelsius(-CELSIUS_STEP),
       "celsius-up": () => this.stepCelsius(CELSIUS_STEP),
       "cold-reason": () => this.pickReason(target.dataset.reason),
@@ -88,6 +89,7 @@ export class Staff {
     this.number.clear();
     this.pin.clear();
     this.tasks = [];
+    this.unfinished = []; // restocking left open (a lost session, a reload): finish them first
     this.taskOffset = 0;
     this.note = null;
     this.cold = null;
@@ -204,7 +206,9 @@ export class Staff {
   async home(note = null) {
     this.note = note;
     try {
-      this.tasks = await api.tasks();
+      const [tasks, restocks] = await Promise.all([api.tasks(), api.openRestocks()]);
+      this.tasks = tasks;
+      this.unfinished = restocks.filter((r) => r.state === "opened" && r.account_id === this.session?.id);
     } catch (error) {
       if (this.failed(error, () => this.home(note))) return;
       this.tasks = [];
@@ -221,6 +225,7 @@ export class Staff {
     if (this.note) note.querySelector("span").textContent = t(this.note.key, this.note.params);
     const list = this.app.slot("staff-tasks");
     list.innerHTML = "";
+    if (this.taskOffset === 0) for (const restock of this.unfinished) list.append(this.unfinishedItem(restock));
     const rest = this.tasks.slice(this.taskOffset);
     for (const task of rest) list.append(this.taskItem(task));
     if (!this.tasks.length) list.append(el("li", "task task-none", t("staff.tasks.none")));
@@ -228,7 +233,7 @@ export class Staff {
     const bottom = list.getBoundingClientRect().bottom;
     let shown = rest.length;
     for (const item of [...list.children].reverse()) {
-      if (item.getBoundingClientRect().bottom <= bottom + 1 || list.children.length === 1) break;
+      if (item.getBoundingClientRect().bottom <= bottom + 1 || list.children.length === 1 || !item.dataset.code) break;
       item.remove();
       shown -= 1;
     }
@@ -238,6 +243,20 @@ export class Staff {
     hint.hidden = more <= 0 && this.taskOffset === 0;
     hint.textContent = t("staff.tasks.more", { count: Math.max(0, more), tasks: this.tasks.length });
     this.app.section("staff-home").querySelector('[data-action="staff-tasks-next"]').hidden = hint.hidden;
+  }
+
+  /** A restocking this volunteer left open: its door may still be open, so it comes first. */
+  unfinishedItem(restock) {
+    const li = el("li", "task task-unfinished");
+    const head = el("p", "task-head");
+    head.innerHTML = icon("door");
+    head.append(t("staff.resume.title", { compartment: restock.compartment }));
+    const button = el("button", "secondary", t("staff.resume.act"));
+    button.type = "button";
+    button.dataset.action = "staff-resume";
+    button.dataset.restock = String(restock.id);
+    li.append(head, el("p", "task-todo", t("staff.resume.todo")), button);
+    return li;
   }
 
   taskItem(task) {
@@ -276,6 +295,7 @@ export class Staff {
   homeScript() {
     const items = [{ key: "staff.tasks.title" }];
     if (this.note) items.push(this.note);
+    for (const r of this.unfinished) items.push({ key: "staff.resume.title", params: { compartment: r.compartment } });
     const shown = this.tasks.slice(this.taskOffset, this.taskOffset + (this.tasksShown || 0));
     for (const task of shown) items.push({ key: hasText(`task.${task.code}`) ? `task.${task.code}` : "task.other" });
     if (!this.tasks.length) items.push({ key: "staff.tasks.none" });
