@@ -40,7 +40,8 @@ class OrderIn(BaseModel):
     compartment: int | None = Field(default=None, ge=1, le=9999, description="use this compartment")
     customer_ref: str | None = Field(default=None, max_length=64)
     items: list[dict[str, Any]] = Field(default_factory=list, max_length=200)
-    expires_at: AwareDatetime | None = Field(default=None, description="valid until (with time zone)")
+    expires_at: Annotated[AwareDatetime, Field(strict=False)] | None = Field(
+        default=None, description="valid until, ISO 8601 with time zone; then a volunteer takes it back")
     pickup_code: str | None = Field(default=None, pattern=r"^\d{10,16}$", description="typed code, 10-16 digits")
     qr_token: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{22,86}$", description="≥ 128 bits")
     card_uid: str | None = Field(default=None, pattern=r"^([0-9A-Fa-f]{2}){4,10}$", description="customer card")
