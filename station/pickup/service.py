@@ -133,6 +133,7 @@ class PickupService:
     async def load(self, external_id: str, *, actor: str) -> DoorStep:
         """Open the order's compartment for a courier, producer or volunteer; loaded once the door opened."""
         order_id = await self._order_id(external_id)
+        await self._refuse_if_door_open(order_id)
         unavailable = set(self.lockwall.unavailable_compartments())
         compartment = await self.db.write(
             lambda s: steps.start_loading(s, order_id, actor=actor, unavailable=unavailable))
@@ -196,8 +197,9 @@ class PickupService:
         now = self.clock.now()
         try:
             claim = await self.db.read(lambda s: self.offline.check(s, token, now))  # type: ignore[union-attr]
-        except OrderError:
-            await self._failed(scopes)
+        except OrderError as exc:
+            if exc.code == "wrong_code":  # unreadable or not signed by the platform: a guess; the rest is not
+                await self._failed(scopes)
             raise
         order_id = await self._order_id(claim.order)
         step = await self._collect(order_id, f"customer:offline:{claim.holder}", "offline",
@@ -205,6 +207,7 @@ class PickupService:
         return step
 
     async def _collect(self, order_id: int, actor: str, via: str, **details: Any) -> DoorStep:
+        await self._refuse_if_door_open(order_id)
         now = self.clock.now()
         token = details.pop("use_token", None)
 
@@ -229,6 +232,7 @@ class PickupService:
     async def take_back(self, external_id: str, *, actor: str) -> DoorStep:
         """A volunteer takes an expired order out of its compartment: returned once the door opened."""
         order_id = await self._order_id(external_id)
+        await self._refuse_if_door_open(order_id)
         compartment = await self.db.write(lambda s: steps.start_returning(s, order_id, actor=actor))
         crashpoints.reached("pickup.returning")
         outcome = await self._open(compartment, "return", order_id, actor)
@@ -239,6 +243,8 @@ class PickupService:
     # -- helpers -----------------------------------------------------------------------------------------------------
     async def _open(self, compartment: int, reason: str, order_id: int, actor: str) -> str:
         """The door flow; its outcome in the order's words (a pulse never seen open is a door fault)."""
+        if self.lockwall.is_open(compartment):  # still open from the last opening: nothing to pulse
+            return "not_opened"
         try:
             result = await self.lockwall.open(compartment, reason, subject(order_id), actor=actor)
         except StorageUnavailable:  # the door intent was not recorded: nothing was pulsed
@@ -246,6 +252,12 @@ class PickupService:
         if result.outcome is DoorOutcome.OPENED:
             return "opened"
         return "door_fault" if result.outcome is DoorOutcome.NOT_OPENED else "not_opened"
+
+    async def _refuse_if_door_open(self, order_id: int) -> None:
+        compartment = await self.db.read(lambda s: s.get_one(Order, order_id).compartment_id)
+        if compartment is not None and self.lockwall.is_open(compartment):
+            raise OrderError("busy", f"Fach {compartment} ist noch offen – bitte die Tür schließen und "
+                             "erneut versuchen")
 
     async def _order_id(self, external_id: str) -> int:
         found = await self.db.read(lambda s: _id_of(s, external_id))

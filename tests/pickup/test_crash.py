@@ -55,7 +55,8 @@ def _loaded_order(config_path: Path) -> None:
     db.open_sync()
     try:
         def load(session):  # type: ignore[no-untyped-def]
-            order_id = announce(session, NewOrder("K-1", size="M", code_hmac=code), actor="operator:platform")["order_id"]
+            new = NewOrder("K-1", size="M", code_hmac=code)
+            order_id = announce(session, new, actor="operator:platform")["order_id"]
             steps.start_loading(session, order_id, actor="courier:9")
             steps.loading_done(session, order_id, opened=True, actor="courier:9")
 
