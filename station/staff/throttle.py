@@ -3,7 +3,10 @@
 Each attempt is counted in every scope it belongs to: the PIN path per keypad (`keypad:<id>`) and
 per account (`pin:<account>`); the badge path per reader (`reader:<name>`) and per account
 (`badge:<account>`, a PIN typed after an operator's badge). The two paths are counted apart, so a
-vandal typing PINs can lock the keypad but not the badge holders.
+vandal typing PINs can lock the keypad but not the badge holders. Pick-up codes (station/pickup) use
+the same policy: typed codes per keypad (`pickup-keypad:<id>`) and per station (`pickup-station:all`),
+scanned tokens and customer cards apart (`pickup-scanner:<id>`, `reader:nfc-pickup`); their lock
+raises `pickup.locked` instead of `staff.locked`.
 
 Policy (safety-and-sync.md §5.3/5.4), per scope:
 - every 5th failure in a row pauses the scope 1 minute; from the 10th on, 15 minutes;

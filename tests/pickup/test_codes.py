@@ -117,6 +117,13 @@ async def test_typed_code_guessing_at_full_speed_stays_within_the_policy(signed_
         assert "QR-Code" in locked.json()["message"]
         scanned = await k.http.post("/api/pickup/collect", json={"code": mint(claims(k, "G-1", "g1"))})
         assert scanned.status_code == 200, scanned.text  # a vandal typing codes does not lock the scanner out
+        operator = await k.operator()
+        for scope in ("pickup-keypad:kiosk", "pickup-station:all"):
+            lifted = await k.http.post("/api/staff/locks/unlock", json={"scope": scope}, headers=k.auth(operator))
+            assert lifted.status_code == 200 and lifted.json()["changed"] is True, lifted.text
+        assert [state for _subject, state in k.alarms("pickup.locked")] == ["cleared", "cleared"]
+        typed = await k.http.post("/api/pickup/collect", json={"code": CODE})
+        assert typed.status_code == 409 and typed.json()["error"] == "order_state"  # checked again: used
     live_codes, space, per_day = 50, 10**10, checked
     expected = per_day * 365 * live_codes / space
     print(f"typed-code guesses checked in 24 h: {checked}; expected successful guesses per station-year "
