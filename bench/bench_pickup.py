@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_lockwall import config_text
 from bench_locks import BAUD, BOARDS, EXCHANGE_BYTES, SimThread, pct, wire_s
+from bench_lockwall import config_text
 
 from drivers.locks import cu16
 from station.clock import SystemClock
