@@ -18,6 +18,8 @@ from ..flows.engine import created, transition
 from .flow import ORDER, OrderState, subject
 
 SIZES = ("S", "M", "L", "XL")  # smallest first: an order takes the smallest free compartment it fits in
+LIVE = [s.value for s in (OrderState.ASSIGNED, OrderState.LOADING, OrderState.LOADED, OrderState.COLLECTING,
+                          OrderState.EXPIRED, OrderState.RETURNING)]  # an order in these states owns its compartment
 
 
 class OrderError(ValueError):
@@ -80,7 +82,8 @@ def free_compartment(session: Session, size: str | None, zone: str | None,
                      unavailable: Collection[int] = ()) -> int | None:
     """The smallest empty compartment of the zone that the size fits in, with no hold (cold chain, operator).
 
-    `empty` excludes one that needs a check; `unavailable` names compartments whose board is down.
+    `empty` excludes one that needs a check; `unavailable` names compartments whose board is down. One a
+    live order still names is never given out again (e.g. emptied by a volunteer after a door fault).
     """
     fits = SIZES[SIZES.index(size):] if size is not None else SIZES
     rows = session.execute(
@@ -89,7 +92,9 @@ def free_compartment(session: Session, size: str | None, zone: str | None,
             Compartment.zone.is_(None) if zone is None else Compartment.zone == zone, Compartment.size.in_(fits),
         )
     ).all()  # fmt: skip
-    candidates = sorted((SIZES.index(s), c) for c, s in rows if c not in unavailable)
+    taken = set(session.scalars(
+        select(Order.compartment_id).where(Order.state.in_(LIVE), Order.compartment_id.is_not(None))))
+    candidates = sorted((SIZES.index(s), c) for c, s in rows if c not in unavailable and c not in taken)
     return candidates[0][1] if candidates else None
 
 
