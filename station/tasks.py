@@ -186,8 +186,9 @@ def expired_order_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
     for order in session.scalars(select(Order).where(Order.state == "expired").order_by(Order.id)):
         comp = order.compartment_id
         what = "Paket" if order.kind == "parcel" else "Bestellung"
-        until = f" (abholbar bis {order.expires_at.astimezone(ctx.tz).strftime('%d.%m.%Y %H:%M')})" \
-            if order.expires_at else ""
+        until = ""
+        if order.expires_at is not None:
+            until = f" (abholbar bis {order.expires_at.astimezone(ctx.tz).strftime('%d.%m.%Y %H:%M')})"
         yield Task("order.expired", f"order:{order.external_id}", _fach(comp) if comp else "Abholung",
                    f"{what} {order.external_id} wurde nicht abgeholt{until}",
                    "Fach öffnen (Zurücknehmen) und die Sendung herausnehmen: sie geht zurück",

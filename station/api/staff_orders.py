@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..db.models import Order
 from ..orders import NewOrder, OrderError
@@ -96,9 +97,11 @@ async def list_orders(live: Loader, request: Request,
 @router.get("/orders/{external_id}", operation_id="staff_order", response_model=OrderOut,
             responses=responses(401, 403, 404, 422, 503), summary="One order or parcel")
 async def get_order(external_id: ExternalId, live: Loader, request: Request) -> OrderOut:
-    found = await pickup_service(request).db.read(
-        lambda s: (lambda o: _out(o) if o is not None else None)(
-            s.scalar(select(Order).where(Order.external_id == external_id))))
+    def read(session: Session) -> OrderOut | None:
+        order = session.scalar(select(Order).where(Order.external_id == external_id))
+        return _out(order) if order is not None else None
+
+    found = await pickup_service(request).db.read(read)
     if found is None:
         raise order_error(OrderError("unknown_order", f"Die Sendung {external_id} kennt die Station nicht"))
     return found

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import crashpoints
@@ -29,7 +30,7 @@ from ..lockwall import DoorOutcome, LockWall
 from ..orders import steps
 from ..orders.flow import ORDER, OrderState, subject
 from ..orders.service import NewOrder, OrderError, announce, assign, waiting_for_compartment
-from ..staff import StaffService, throttle
+from ..staff import StaffError, StaffService, throttle
 from . import credentials
 from .credentials import Kind
 from .offline import OfflineVerifier
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 30.0  # expiry and assignment of waiting orders
 DOOR_RECOVERY_WAIT_S = 60.0
+DOOR_WAITING = {OrderState.ASSIGNED.value, OrderState.LOADED.value, OrderState.EXPIRED.value}  # next: a door step
 OUTCOME_WORDS = {
     "opened": "Fach {c} ist offen – bitte entnehmen und die Tür schließen",
     "not_opened": "Fach {c} hat sich nicht geöffnet – bitte erneut versuchen oder den Betreiber anrufen",
@@ -179,8 +181,8 @@ class PickupService:
         await self._refuse_if_throttled(scopes)
         try:
             uid = await self.staff.badge_uid(uid)
-        except Exception as exc:
-            raise OrderError(getattr(exc, "code", "no_badge"), str(exc)) from None
+        except StaffError as exc:  # no fresh tap; a UID over HTTP on real hardware
+            raise OrderError(exc.code, str(exc)) from None
         self.staff.consume_tap(uid)
         digest = credentials.digest(self.staff.secret, Kind.CARD, uid)
         found = await self.db.read(lambda s: _by_digest(s, Order.card_hmac, digest))
@@ -254,8 +256,9 @@ class PickupService:
         return "door_fault" if result.outcome is DoorOutcome.NOT_OPENED else "not_opened"
 
     async def _refuse_if_door_open(self, order_id: int) -> None:
-        compartment = await self.db.read(lambda s: s.get_one(Order, order_id).compartment_id)
-        if compartment is not None and self.lockwall.is_open(compartment):
+        order = await self.db.read(lambda s: s.get_one(Order, order_id))
+        compartment, waiting = order.compartment_id, order.state in DOOR_WAITING
+        if waiting and compartment is not None and self.lockwall.is_open(compartment):
             raise OrderError("busy", f"Fach {compartment} ist noch offen – bitte die Tür schließen und "
                              "erneut versuchen")
 
@@ -292,8 +295,6 @@ class PickupService:
 
 
 def _by_digest(session: Session, column: Any, digest: str) -> int | None:
-    from sqlalchemy import select
-
     row = session.execute(select(Order.id, column).where(column == digest)).first()
     if row is None or not credentials.same(row[1], digest):
         return None
@@ -301,8 +302,6 @@ def _by_digest(session: Session, column: Any, digest: str) -> int | None:
 
 
 def _id_of(session: Session, external_id: str) -> int | None:
-    from sqlalchemy import select
-
     return session.scalar(select(Order.id).where(Order.external_id == external_id))
 
 

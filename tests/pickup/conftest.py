@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.volunteers.conftest import Kiosk, Site, cli, make_site
+from tests.volunteers.conftest import Kiosk, Site, cli, make_site, wait_for
 
 COURIER_PIN = "739184"
 COURIER_ID = 2  # after the operator (1)
@@ -51,3 +51,12 @@ def pulses(k: Kiosk) -> list[int]:
     assert k.locks is not None
     k.locks.on_pulse = lambda _board, lock: seen.append(lock)
     return seen
+
+
+async def load(k: Kiosk, external_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    """A courier loads the order and shuts the door again (the simulator shuts it after 0.3 s)."""
+    reply = await k.http.post(f"/api/staff/orders/{external_id}/load", headers=headers)
+    assert reply.status_code == 200, reply.text
+    compartment = reply.json()["compartment"]
+    await wait_for(lambda: not k.station.lockwall.is_open(compartment), what=f"compartment {compartment} shut")
+    return dict(reply.json())

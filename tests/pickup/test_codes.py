@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from station.pickup import offline
-from tests.pickup.conftest import CODE, add_courier, announce, courier, pulses
-from tests.volunteers.conftest import Kiosk, Site, make_site, wait_for
+from tests.pickup.conftest import CODE, add_courier, announce, courier, load, pulses
+from tests.volunteers.conftest import Kiosk, Site, make_site
 
 PLATFORM = Ed25519PrivateKey.generate()
 PUBLIC = PLATFORM.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
@@ -48,9 +48,8 @@ async def test_signed_offline_code_collects_and_every_bad_one_is_refused(signed_
         other = await announce(k, operator, "O-2", pickup_code=None)
         headers = await courier(k)
         for name in ("O-1", "O-2"):
-            await k.http.post(f"/api/staff/orders/{name}/load", headers=headers)
+            await load(k, name, headers)
         assert len(seen) == 2
-        await wait_for(lambda: not any(k.station.lockwall.is_open(c) for c in seen), what="the doors shut")
         await k.station.db.write(lambda s: offline.revoke(s, ["gone"], actor="operator:platform", reference=None,
                                                           now=k.clock.now()))
 
@@ -93,8 +92,7 @@ async def test_typed_code_guessing_at_full_speed_stays_within_the_policy(signed_
     async with signed_site.run() as k:
         operator = await k.operator()
         await announce(k, operator, "G-1")
-        loaded = await k.http.post("/api/staff/orders/G-1/load", headers=await courier(k))
-        await wait_for(lambda: not k.station.lockwall.is_open(loaded.json()["compartment"]), what="the door shut")
+        await load(k, "G-1", await courier(k))
         end, checked, refusals, guess = k.clock.now() + timedelta(hours=24), 0, [], 0
         while k.clock.now() < end:
             guess += 1

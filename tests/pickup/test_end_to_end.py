@@ -8,8 +8,8 @@ from sqlalchemy import select
 from station.compartments import owner
 from station.db.models import Compartment, Order
 from station.orders import cancel
-from tests.pickup.conftest import CODE, QR, announce, courier, pulses
-from tests.volunteers.conftest import Site, wait_for
+from tests.pickup.conftest import CODE, QR, announce, courier, load, pulses
+from tests.volunteers.conftest import Site
 
 
 async def test_order_assigned_loaded_by_courier_and_collected_by_code(pickup_site: Site) -> None:
@@ -21,13 +21,11 @@ async def test_order_assigned_loaded_by_courier_and_collected_by_code(pickup_sit
         compartment = order["compartment"]
         assert k.status(compartment) == "assigned"
 
-        loaded = await k.http.post("/api/staff/orders/B-1001/load", headers=await courier(k))
-        assert loaded.status_code == 200, loaded.text
-        assert loaded.json() | {"message": ""} == {"external_id": "B-1001", "kind": "order", "compartment": compartment,
+        loaded = await load(k, "B-1001", await courier(k))
+        assert loaded | {"message": ""} == {"external_id": "B-1001", "kind": "order", "compartment": compartment,
                                                    "outcome": "opened", "state": "loaded", "message": ""}
         assert k.status(compartment) == "holding"
-        await wait_for(lambda: k.read(lambda s: s.get_one(Compartment, compartment).door_state) == "closed",
-                       what="the courier shut the door")
+        assert k.read(lambda s: s.get_one(Compartment, compartment).door_state) == "closed"
 
         got = await k.http.post("/api/pickup/collect", json={"code": CODE})
         assert got.status_code == 200, got.text
@@ -58,7 +56,7 @@ async def test_qr_token_and_wrong_codes(pickup_site: Site) -> None:
         seen = pulses(k)
         operator = await k.operator()
         order = await announce(k, operator, "B-2", pickup_code=None, qr_token=QR)
-        await k.http.post("/api/staff/orders/B-2/load", headers=await courier(k))
+        await load(k, "B-2", await courier(k))
         wrong = await k.http.post("/api/pickup/collect", json={"code": "0000000000"})
         assert wrong.status_code == 401 and wrong.json()["error"] == "wrong_code"
         short = await k.http.post("/api/pickup/collect", json={"code": "12345"})
@@ -75,7 +73,7 @@ async def test_chilled_order_not_handed_out_from_a_blocked_compartment(pickup_si
         seen = pulses(k)
         operator = await k.operator()
         order = await announce(k, operator, "B-3")
-        await k.http.post("/api/staff/orders/B-3/load", headers=await courier(k))
+        await load(k, "B-3", await courier(k))
         comp = order["compartment"]
         await k.station.db.write(lambda s: owner.hold(s, comp, "cold_chain", actor="system", reason="zu warm"))
         refused = await k.http.post("/api/pickup/collect", json={"code": CODE})

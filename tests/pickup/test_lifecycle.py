@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from station.db.models import Order
 from station.tasks import TaskContext, open_tasks
-from tests.pickup.conftest import CODE, add_courier, announce, courier, pulses
+from tests.pickup.conftest import CODE, add_courier, announce, courier, load, pulses
 from tests.volunteers.conftest import Site, make_site, wait_for
 
 CARD = "04A1B2C3D4E5F6"
@@ -25,7 +25,7 @@ async def test_uncollected_order_expires_becomes_a_task_and_goes_back_when_a_vol
         seen = pulses(k)
         operator = await k.operator()
         order = await announce(k, operator, "E-1", expires_in=3600)
-        await k.http.post("/api/staff/orders/E-1/load", headers=await courier(k))
+        await load(k, "E-1", await courier(k))
         k.clock.advance(3601)
         await k.station.component("pickup").tick()
         assert _state(k, "E-1") == "expired"
@@ -75,7 +75,7 @@ async def test_customer_card_on_the_tag_simulator_collects_the_order(pickup_site
         seen = pulses(k)
         operator = await k.operator()
         order = await announce(k, operator, "N-1", pickup_code=None, card_uid=CARD)
-        await k.http.post("/api/staff/orders/N-1/load", headers=await courier(k))
+        await load(k, "N-1", await courier(k))
         none = await k.http.post("/api/pickup/card", json={})
         assert none.status_code == 409 and none.json()["error"] == "no_badge"
         await k.tap("04FFFFFFFFFF01")
@@ -94,7 +94,7 @@ async def test_expired_task_text_names_the_order(tmp_path: Path) -> None:
         async with site.run() as k:
             operator = await k.operator()
             await announce(k, operator, "T-1", kind="parcel", expires_in=60)
-            await k.http.post("/api/staff/orders/T-1/load", headers=await courier(k))
+            await load(k, "T-1", await courier(k))
             k.clock.advance(61)
             await k.station.component("pickup").tick()
             ctx = TaskContext(now=k.clock.now(), today=k.clock.today(), tz=k.clock.now().tzinfo)  # type: ignore[arg-type]
