@@ -41,7 +41,7 @@ TICK_S = 30.0  # expiry and assignment of waiting orders
 DOOR_RECOVERY_WAIT_S = 60.0
 DOOR_WAITING = {OrderState.ASSIGNED.value, OrderState.LOADED.value, OrderState.EXPIRED.value}  # next: a door step
 OUTCOME_WORDS = {
-    "opened": "Fach {c} ist offen – bitte entnehmen und die Tür schließen",
+    "opened": "Fach {c} ist offen – bitte {what} und die Tür schließen",
     "not_opened": "Fach {c} hat sich nicht geöffnet – bitte erneut versuchen oder den Betreiber anrufen",
     "door_fault": "Fach {c} hat sich vielleicht nicht geöffnet – bitte den Betreiber anrufen",
 }
@@ -270,8 +270,9 @@ class PickupService:
 
     async def _step(self, order_id: int, compartment: int, outcome: str, state: str | None = None) -> DoorStep:
         row = await self.db.read(lambda s: s.get_one(Order, order_id))
+        what = "einlegen" if (state or row.state) == OrderState.LOADED.value and outcome == "opened" else "entnehmen"
         return DoorStep(order_id, row.external_id, row.kind, compartment, outcome, state or row.state,
-                        OUTCOME_WORDS[outcome].format(c=compartment))
+                        OUTCOME_WORDS[outcome].format(c=compartment, what=what))
 
     async def _refuse_if_throttled(self, scopes: list[str]) -> None:
         now = self.clock.now()
