@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -30,25 +31,32 @@ PURPOSE = b"app-payment/ed25519"
 class RequestSigner:
     """Signs the station's app payment and refund requests."""
 
-    def __init__(self, seed: bytes) -> None:
-        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+    def __init__(self, seed: bytes | Callable[[], bytes]) -> None:
+        self._seed = seed
+        self._key: Ed25519PrivateKey | None = None
 
     @classmethod
     def from_secret(cls, secret: Any) -> RequestSigner:
-        """From a `StationSecret` (created on first use, like the badge key)."""
-        return cls(secret.derive(PURPOSE))
+        """From a `StationSecret`; the key file is read (or made) on first use, not here."""
+        return cls(lambda: bytes(secret.derive(PURPOSE)))
+
+    def key(self) -> Ed25519PrivateKey:
+        if self._key is None:
+            seed = self._seed if isinstance(self._seed, bytes) else self._seed()
+            self._key = Ed25519PrivateKey.from_private_bytes(seed)
+        return self._key
 
     def public_key(self) -> Ed25519PublicKey:
-        return self._key.public_key()
+        return self.key().public_key()
 
     def public_key_text(self) -> str:
         """The raw 32-byte public key in base64 (what the platform pins)."""
-        raw = self._key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        raw = self.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return base64.b64encode(raw).decode()
 
     def sign(self, schema: str, body: dict[str, Any]) -> dict[str, str]:
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-        return {"schema": schema, "body": text, "sig": base64.b64encode(self._key.sign(text.encode())).decode()}
+        return {"schema": schema, "body": text, "sig": base64.b64encode(self.key().sign(text.encode())).decode()}
 
 
 def payment_request_body(station_id: str, sale_id: str, amount_cents: int, min_age: int | None,

@@ -86,5 +86,5 @@ def close(session: Session, refund_id: str, refunded: bool, *, reference: str | 
     if row.state == RefundState.REQUESTED:
         row.answer = {"refunded": refunded, "reference": reference}
         session.flush()
-        transition(session, REFUND, refund_id, target, actor=actor, reference=row.sale_id, answer=reference)
+        transition(session, REFUND, refund_id, target, actor=actor, reference=row.sale_id)
     return {"refund_id": refund_id, "state": row.state, "amount_cents": row.amount_cents}
