@@ -268,3 +268,32 @@ async def test_recovery_of_release_requested_reads_the_doors(shop: Shop) -> None
     assert sale.state == SaleState.DONE and sale.booked_cents == MILK
     assert [(r.amount_cents, r.reason) for r in refunds(shop)] == [(BREAD, "not_released")]
     assert shop.locks.unlock_requests(0) == 1
+
+
+async def test_app_events_match_their_payload_schemas(shop: Shop) -> None:
+    from station.purchase import refunds as flow
+    from tests.sync.schema_check import errors, rule_for
+
+    shop.locks.set_lock_faults(0, 2, jammed=True)
+    partial = await shop.service.begin([1, 2], pay_with="app")
+    await confirm(shop, partial, MILK + BREAD)
+    await shop.finished(partial)
+    refused = await shop.service.begin([3], pay_with="app")
+    await confirm(shop, refused, BEER)  # no age flag: refunded
+    [first, *_] = refunds(shop)
+    await shop.db.write(lambda s: flow.close(s, first.id, False, reference="no", actor="operator:p"))
+    await shop.service.cancel(refused)
+    shop.service.app.request_ttl_s = 0.1
+    await shop.finished(await shop.service.begin([18], pay_with="app"))
+    with pytest.raises(PurchaseError):
+        await shop.service.begin([4])  # brandy with a plain card: refused, audited
+    rows = await shop.db.read(lambda s: [(e.type, e.schema_version, e.payload) for e in s.scalars(select(OutboxEvent))])
+    problems, types = [], set()
+    for kind, version, payload in rows:
+        types.add(kind)
+        rule = rule_for(kind, version)
+        assert rule is not None, kind
+        problems += [f"{kind}: {e}" for e in errors(payload, rule.payload_schema)]
+    assert problems == []
+    assert types >= {"sale.app_paid", "sale.done", "sale.expired", "sale.cancelled", "app.refund_requested",
+                     "app.refund_closed", "audit"}
