@@ -202,7 +202,7 @@ class PurchaseService:
                 raise PurchaseError(VOUCHER_CODES.get(exc.code, "invalid"), str(exc)) from None
             self._current = sale_id  # only now: the sale exists on disk
             self.terminal.payment_active = pay_with != "app"
-        crashpoints.reached("sale.created")
+        crashpoints.reached("sale.app_requested" if pay_with == "app" else "sale.created")
         if pay_with == "app":
             self.board.open(sale_id, SaleState.APP_REQUESTED)
             self._spawn(self.app.wait_then_expire(sale_id), f"app-expiry-{sale_id[:8]}")
