@@ -16,6 +16,7 @@ from . import (
     receipts,
     returns,
     staff,
+    staff_cards,
     staff_reports,
     staff_restock,
     staff_users,
@@ -55,5 +56,6 @@ def create_app(station: Station | None) -> FastAPI:
     app.include_router(staff_reports.router, prefix="/api")
     app.include_router(staff_restock.router, prefix="/api")
     app.include_router(staff_users.router, prefix="/api")
+    app.include_router(staff_cards.router, prefix="/api")
     install_ui(app)  # the touchscreen: "/", its static files and its own small API (station/ui)
     return app

@@ -58,15 +58,22 @@ class AgeGate:
         """An NFC tap (a `TagRead`): kept for `tap_valid_s`, only in memory."""
         self._tap = (tap.uid_hex, time.monotonic())
 
+    def tapped(self, uid_hex: str) -> bool:
+        """This card is the fresh tap (for the screen and tests: "card read")."""
+        return self._tap is not None and self._tap[0] == uid_hex and time.monotonic() - self._tap[1] <= self.tap_valid_s
+
     def take_tap(self) -> str | None:
         """The fresh tap's digest (used once: the next purchase needs its own tap)."""
-        if self._tap is None or self.secret is None:
+        uid = self.take_tap_uid()
+        return None if uid is None or self.secret is None else str(self.secret.customer_card_digest(uid))
+
+    def take_tap_uid(self) -> str | None:
+        """The fresh tap's UID (used once), for registering the card; never stored."""
+        if self._tap is None:
             return None
         uid, at = self._tap
         self._tap = None
-        if time.monotonic() - at > self.tap_valid_s:
-            return None
-        return str(self.secret.customer_card_digest(uid))
+        return None if time.monotonic() - at > self.tap_valid_s else uid
 
     @staticmethod
     def card_proof(session: Session, digest: str | None) -> Proof | None:
