@@ -120,7 +120,7 @@ SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
     "storage_unavailable": ServiceErrorRule(503, STORAGE_MESSAGE, service_text=False),
     "unavailable": ServiceErrorRule(503, "Dieser Dienst ist an der Station gerade nicht verfügbar"),
     # paying by app and goods with a minimum age (station/purchase/apppay.py, age.py)
-    "app_unavailable": ServiceErrorRule(503, "Die App kann gerade nicht genutzt werden – bitte mit Karte bezahlen"),
+    "app_unavailable": ServiceErrorRule(409, "Die App kann gerade nicht genutzt werden – bitte mit Karte bezahlen"),
     "age_check_required": ServiceErrorRule(403, "Für diese Waren ist eine Altersprüfung nötig"),
     # volunteers and operators (station/staff, station/restock; routes in staff*.py)
     "not_logged_in": ServiceErrorRule(401, "Bitte zuerst anmelden"),
@@ -149,15 +149,15 @@ DESCRIPTIONS = {
     "`simulation_only`, `unknown_keypad`; a cart with goods from 16 or 18 and no proof of age before payment: "
     "`age_check_required` (`message` says which proofs count).",
     404: "Not found (`not_found`; a voucher code the station does not know: `unknown_voucher`).",
-    409: "Not now: `busy`, `not_available`, `too_late`, `already_redeemed` (a voucher used before), `no_badge`, "
+    409: "Not now: `busy`, `not_available`, `app_unavailable` (paying by app needs the link to the platform; the "
+    "card still works), `too_late`, `already_redeemed` (a voucher used before), `no_badge`, "
     "`conflict`, `last_operator`; `message` says what to do.",
     422: "The request does not fit the schema (`invalid_request`, with `detail`), or the service refused "
     "the choice (`invalid`).",
     429: "Too many failed attempts: voucher checks (`throttled`, locked for a minute), log-ins (`throttled`: "
     "paused, `Retry-After` gives the seconds left; `locked`: until an operator lifts it); `message` says so.",
     503: "The service is not configured at this station (`unavailable`), or the station's storage cannot be "
-    "written (`storage_unavailable`); try again later. Paying by app needs the link to the platform "
-    "(`app_unavailable`: the card still works).",
+    "written (`storage_unavailable`); try again later.",
     500: "A bug in the station (`internal_error`); the traceback is in the station's log, not here.",
 }
 

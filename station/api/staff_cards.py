@@ -33,7 +33,7 @@ class CustomerCardOut(BaseModel):
 
 
 @router.post("/customer-cards", operation_id="staff_register_customer_card", response_model=CustomerCardOut,
-             responses=responses(401, 403, 409, 422, 503),
+             responses=responses(400, 401, 403, 409, 422, 503),
              summary="Register the customer card just held to the reader as proving an age")
 async def register_customer_card(body: CustomerCardIn, live: Volunteer, request: Request) -> CustomerCardOut:
     station = request.app.state.station
