@@ -7,9 +7,11 @@ check. A cart whose highest `min_age` is N is paid for only after one of these s
   the station stores the card's keyed UID digest and the verified minimum age, nothing about the person.
   The card is held to the reader shortly before paying (`tap_valid_s`).
 - `app`: the platform's payment confirmation says it verified the account holder's age (`age_verified`).
-- `terminal`: the girocard age check through ZVT. Our terminal driver reads no age attribute (the ZVT
-  revision we implement offers no age answer in the authorisation), so this way is unavailable and the
-  screen offers the other two.
+- `terminal`: the girocard age check through ZVT. The station's ZVT driver (`payments/zvt`) runs
+  authorisations only and reads no age attribute from the terminal; the reference page on ZVT
+  (shared/reference/zvt.md) names no age answer we could rely on. So this way is unavailable: the
+  screen offers the other two. Whether a given terminal offers girocard youth protection over ZVT is
+  to be confirmed with its vendor before it is added here.
 
 Each check is audited with what it needed: the required age, the proof's kind and the verified age
 (for a card, its row id): no UID, no birth date, no name.

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from payments.zvt import (
@@ -47,19 +46,19 @@ from payments.zvt import (
 from .. import crashpoints
 from ..cardterminal import CardTerminal
 from ..cardterminal.prompts import FINAL_TEXT, prompt_for
-from ..compartments import CompartmentError, offers, owner
+from ..compartments import owner
 from ..components import ComponentHealth, Status, cancel_tasks
 from ..db.engine import Database, StorageUnavailable
-from ..db.models import Sale, SaleLine
-from ..db.types import utcnow
-from ..flows.engine import InvalidTransition, created
+from ..db.models import Sale
+from ..flows.engine import InvalidTransition
 from ..lockwall import DoorOutcome, LockWall
 from ..vouchers import VoucherError
-from ..vouchers import ledger as vouchers
 from . import endofday
-from .age import AgeGate, AgeRefused, audit_check, check_cart
+from .age import AgeGate, AgeRefused, audit_check
 from .apppay import UNAVAILABLE_TEXT, AppPayments
 from .apprequest import RequestSigner
+from .cart import create_sale
+from .errors import PurchaseError
 from .flow import DOOR_FAULT as DOOR_FAULT_LINE
 from .flow import FINAL, NOT_RELEASED, RELEASED, SALE, SaleState, card_due, mark_lines, move, record_payment
 from .progress import ProgressBoard
@@ -77,14 +76,6 @@ WITH_GOODS = (SaleState.DONE, SaleState.CHARGE_UNKNOWN)  # final states after wh
 # A voucher's refusal as the purchase's answer (an unknown code is not a missing purchase).
 VOUCHER_CODES = {"not_found": "unknown_voucher", "invalid": "invalid", "busy": "busy",
                  "already_redeemed": "already_redeemed", "throttled": "throttled"}
-
-
-class PurchaseError(Exception):
-    """A purchase that cannot start or change; `code` is for the API ("busy", "not_available", ...)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class PurchaseService:
@@ -188,7 +179,7 @@ class PurchaseService:
             sale_id = str(uuid.uuid4())
             try:
                 today, digest, expires = self.today(), self.age.take_tap(), self.app.expiry()
-                await self.db.write(lambda s: self._create(s, sale_id, compartments, vouchers, today,
+                await self.db.write(lambda s: create_sale(s, sale_id, compartments, vouchers, today,
                                                            pay_with=pay_with, digest=digest, expires=expires,
                                                            app_ok=self.app.available()))
             except AgeRefused as exc:
@@ -218,46 +209,6 @@ class PurchaseService:
                                                       why="no proof of age before payment"))
         except StorageUnavailable:
             log.warning("age check refusal not audited: storage unavailable")
-
-    @staticmethod
-    def _create(
-        session: Session, sale_id: str, compartments: list[int], codes: list[str] | tuple[str, ...],
-        today: date | None = None, *, pay_with: str = "card", digest: str | None = None, expires: Any = None,
-        app_ok: bool = False,
-    ) -> None:
-        by_compartment = {o.compartment: o for o in offers(session, today=today)}
-        missing = [c for c in compartments if c not in by_compartment]
-        if missing:
-            raise PurchaseError("not_available", f"Fach {missing[0]} ist nicht (mehr) zu kaufen")
-        now = utcnow()
-        total = sum(by_compartment[c].total_cents for c in compartments)
-        session.execute(insert(Sale).values(id=sale_id, state=SaleState.CREATED.value, total_cents=total,
-                                            booked_cents=0, credit_cents=0, card_cents=total, created_at=now,
-                                            updated_at=now))
-        if codes:  # held in this transaction: a voucher is never in two purchases, nor lost if this one fails
-            credit = sum(v.amount_cents for v in vouchers.hold_for_sale(session, codes, sale_id))
-            session.execute(update(Sale).where(Sale.id == sale_id).values(credit_cents=credit,
-                                                                          card_cents=max(0, total - credit)))
-        for comp_id in compartments:
-            offer = by_compartment[comp_id]
-            session.execute(
-                insert(SaleLine).values(sale_id=sale_id, compartment_id=comp_id, product_id=offer.product_id,
-                                        gtin=offer.gtin, quantity=offer.quantity, unit_price_cents=offer.price_cents,
-                                        deposit_cents=offer.deposit_cents, vat_rate_bp=offer.vat_rate_bp,
-                                        state="reserved")
-            )
-            try:  # a cold-chain block committed just before is seen here: same transaction as the reservation
-                owner.reserve_for_sale(session, comp_id, sale_id)
-            except CompartmentError as exc:
-                raise PurchaseError("not_available", str(exc)) from None
-        required = max((by_compartment[c].min_age or 0 for c in compartments), default=0) or None
-        proof = check_cart(session, sale_id, required, digest, pay_with, app_ok)
-        session.execute(update(Sale).where(Sale.id == sale_id).values(min_age=required, age_proof=proof))
-        created(session, SALE, sale_id, actor="shopper", reason="sale", reference=sale_id, compartments=compartments)
-        if pay_with == "app":
-            session.execute(update(Sale).where(Sale.id == sale_id).values(app_expires_at=expires))
-            move(session, sale_id, SaleState.APP_REQUESTED, actor="shopper", expires_at=expires.isoformat())
-        session.flush()
 
     async def cancel(self, sale_id: str) -> None:
         """Cancel before the card is paid: only while the terminal still waits for a card."""
