@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+import sys
 import types
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,11 +23,12 @@ from station.api.app import create_app
 from sync.component import SyncComponent
 from sync.connector import Endpoint
 from sync.mqttio import ConnectOptions
-from sync.signing import generate_key, public_key_text
+from sync.signing import generate_key, public_key_text, save_private_key
 from tests.purchase.conftest import SIM, STATION_ID, Shop, open_shop
 from tests.sync.sync_helpers import mqtt_config, wait_connected
 
 KEY = generate_key()
+REPO = Path(__file__).resolve().parents[2]
 MILK = 2 * (149 + 15)
 BEER = 189 + 8
 
@@ -138,3 +143,41 @@ async def test_beer_by_app_with_the_age_flag(linked) -> None:
     assert result["status"] == "done"
     sale = await shop.finished(sale_id)
     assert sale.state == "done" and sale.age_proof == "app"
+
+
+def ops_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "station.cli", "ops", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+
+
+async def test_station_ops_confirms_the_sale_shown_on_the_screen(linked, tmp_path: Path, mosquitto) -> None:
+    shop, _sync, _access = linked
+    keyfile = tmp_path / "platform.pem"
+    save_private_key(KEY, keyfile)
+    async with http(shop) as client:
+        started = (await client.post("/api/purchases", json={"compartments": [2], "pay_with": "app"})).json()
+    qr = tmp_path / "qr.json"
+    qr.write_text(json.dumps(started["app_request"]))
+    sent = await asyncio.to_thread(
+        ops_cli, "send", "--broker", f"127.0.0.1:{mosquitto.port}", "--key", str(keyfile), "--issuer", "platform",
+        "--station", STATION_ID, "confirm-app-payment", "--request", f"@{qr}",
+        "--station-key", shop.service.app.signer.public_key_text())
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert json.loads(sent.stdout)["result"]["accepted"] is True
+    sale = await shop.finished(started["sale_id"])
+    assert sale.state == "done" and sale.paid_by == "app" and shop.locks.unlock_requests(0) == 1
+
+
+def test_station_ops_prints_the_station_app_key(tmp_path: Path) -> None:
+    from station.config import parse_config
+    from station.purchase.apprequest import RequestSigner
+    from station.staff.secret import StationSecret
+    from tests.conftest import minimal_config
+
+    config_path = tmp_path / "station.toml"
+    config_path.write_text(minimal_config(tmp_path / "station.db"))
+    out = ops_cli("app-key", "--config", str(config_path))
+    assert out.returncode == 0, out.stderr
+    config = parse_config(config_path.read_text())
+    secret = StationSecret(config.staff.secret_path(config.database.path))
+    assert out.stdout.strip() == RequestSigner.from_secret(secret).public_key_text()
