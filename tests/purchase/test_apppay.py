@@ -297,3 +297,17 @@ async def test_app_events_match_their_payload_schemas(shop: Shop) -> None:
     assert problems == []
     assert types >= {"sale.app_paid", "sale.done", "sale.expired", "sale.cancelled", "app.refund_requested",
                      "app.refund_closed", "audit"}
+
+
+async def test_the_receipt_of_an_app_purchase_says_app(shop: Shop) -> None:
+    from station.printing import DeskSettings, ReceiptDesk
+    from station.purchase.receipt import purchase_receipt_data
+    from station.receipts import Shop as ReceiptShop
+
+    sale_id = await shop.service.begin([1], pay_with="app")
+    await confirm(shop, sale_id, MILK, payment_id="pay-receipt")
+    await shop.finished(sale_id)
+    desk = ReceiptDesk(DeskSettings(shop=ReceiptShop("Test"), base_url="http://station.test"))
+    data = await shop.db.read(lambda s: purchase_receipt_data(s, desk, sale_id, "http://station.test/r/1", 1))
+    assert data.payment is not None and (data.payment.method, data.payment.receipt_number) == ("App", "pay-receipt")
+    assert [line.quantity for line in data.lines] == [2]
