@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from .apppay import AppPaymentConfig
 from .base import Host, LocatedErrors, Name, Section
 from .deposit import DepositConfig
 from .fridge import FridgeConfig, HaccpConfig, ModbusLineConfig, ZoneConfig
@@ -116,6 +117,7 @@ class Config(Section):
     mqtt: MqttConfig | None = None
     staff: StaffConfig = StaffConfig()
     pickup: PickupConfig = PickupConfig()
+    app_payment: AppPaymentConfig = AppPaymentConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
