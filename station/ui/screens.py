@@ -63,6 +63,27 @@ _LOGIN_MESSAGES = tuple(
     )
 )
 
+_PICKUP_ERRORS = tuple(
+    f"pickup.error.{name}"
+    for name in (
+        *("length", "wrong", "card", "throttled", "locked", "collected", "expired", "blocked", "wrong_station"),
+        *("revoked", "busy", "unavailable", "station"),
+    )
+)
+PICKUP_SCREENS: dict[str, tuple[str, ...]] = {
+    "pickup": (
+        *("pickup.title", "pickup.hint", "pickup.card", "pickup.qr", "pickup.label", "pickup.open"),
+        *("pickup.opening", "keypad.empty", "keypad.digits", "keypad.digit_entered", *_PICKUP_ERRORS),
+        *("error.call", "error.call_none"),
+    ),
+    "pickup-door": ("door.open", "pickup.take", "door.close"),
+    "pickup-done": ("done.closed", "pickup.thanks", "pickup.another", "done.finish"),
+}
+_PICKUP_PROBLEMS = (
+    *(f"pickup.error.{name}.{part}" for name in ("not_opened", "door_fault") for part in ("title", "kept", "next")),
+    "pickup.error.again",
+)
+
 RETURN_SCREENS: dict[str, tuple[str, ...]] = {
     "return": (
         *("return.title", "return.starting", "return.insert", "return.count", "return.items", "return.total"),
@@ -137,7 +158,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
     "idle": ("idle.title", "idle.touch", "idle.empty", "idle.more"),
     "start": (
         *("start.title", "start.prompt", "start.buy", "start.buy_hint", "start.return", "start.voucher"),
-        *("start.staff", "start.settings"),
+        *("start.pickup", "start.staff", "start.settings"),
     ),
     "buy": (
         "buy.title",
@@ -190,9 +211,17 @@ SCREENS: dict[str, tuple[str, ...]] = {
     ),
     "declined": ("declined.title", "declined.money", "declined.next", "declined.retry", "error.call"),
     "error": (*_ERROR_KEYS, "error.nothing_charged", "error.call", "error.call_none", "chrome.home"),
+    **PICKUP_SCREENS,
     **RETURN_SCREENS,
     **STAFF_SCREENS,
-    "problem": (*_PROBLEM_KEYS, "error.generic.title", "error.call", "error.call_none", "chrome.home"),
+    "problem": (
+        *_PROBLEM_KEYS,
+        *_PICKUP_PROBLEMS,
+        "error.generic.title",
+        "error.call",
+        "error.call_none",
+        "chrome.home",
+    ),
     "help": ("help.title", "help.call", "help.who", "help.station", "help.money", "help.close"),
     "timeout": ("timeout.title", "timeout.explain", "timeout.more"),
 }
@@ -200,6 +229,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
 # Screens shown in the main area (one at a time); the others are overlays or the frame.
 MAIN_SCREENS = (
     *("idle", "start", "buy", "number", "item", "age", "pay", "door", "done", "declined", "error", "problem"),
+    *PICKUP_SCREENS,
     *RETURN_SCREENS,
     *STAFF_SCREENS,
 )

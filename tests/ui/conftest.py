@@ -6,9 +6,9 @@ the browser lives, so async tests of other packages must not run before it is st
 The demo station is `station demo` as a subprocess (all devices simulated) on free ports, with a
 copy of examples/station.sim.toml and a temporary database prepared beforehand with a few more
 compartments: an age-restricted product, a blocked door (an operator's hold), a door whose
-contents wait for a check, and an empty door. The browser is Debian's Chromium driven by
-Playwright through its executable path (Playwright never downloads a browser here), headless,
-with a fresh profile.
+contents wait for a check, an empty door, and an order waiting for its pick-up code. The browser
+is Debian's Chromium driven by Playwright through its executable path (Playwright never downloads
+a browser here), headless, with a fresh profile.
 """
 
 from __future__ import annotations
@@ -81,11 +81,21 @@ board = 1
 lock = 7
 size = "M"
 zone = "chilled"
+
+[[compartments]]
+id = 24
+bus = "wall-a"
+board = 1
+lock = 8
+size = "M"
 """
 VOLUNTEER_NAME = "Vera Ehrenamt"
 VOLUNTEER_PIN = "582914"
 VOLUNTEER_BADGE = "04A1B2C3D4E5F6"
 COLD_BLOCKED = 23  # chilled, its goods blocked by the cold chain: waits for a corrective action
+ORDER_DOOR = 24  # an order waits here, loaded by a courier, for the pick-up code below
+ORDER_ID = "UI-ORDER-1"
+PICKUP_CODE = "4711081547"
 
 
 @dataclass
@@ -151,6 +161,7 @@ def _prepare_database(config_path: Path) -> None:
     db.open_sync()
 
     def extras(session: Any) -> None:
+        _order_waiting(session, config)
         gtin, name, price, min_age = AGE_PRODUCT
         session.add(
             Product(gtin=gtin, name=name, price_cents=price, deposit_cents=0, vat_rate_bp=1900,
@@ -171,6 +182,21 @@ def _prepare_database(config_path: Path) -> None:
         db.run_sync(extras)
     finally:
         db.close_sync()
+
+
+def _order_waiting(session: Any, config: Any) -> None:
+    """An order announced and loaded through the pick-up service's steps, as a courier leaves it."""
+    from station.orders import steps
+    from station.orders.service import NewOrder, announce
+    from station.pickup import credentials
+    from station.staff.secret import StationSecret
+
+    secret = StationSecret(config.staff.secret_path(config.database.path))
+    digest = credentials.digest(secret, credentials.Kind.CODE, PICKUP_CODE)
+    new = NewOrder(ORDER_ID, size="M", compartment_id=ORDER_DOOR, customer_ref="UI-Test", code_hmac=digest)
+    order_id = announce(session, new, actor="test")["order_id"]
+    steps.start_loading(session, order_id, actor="courier:test")
+    steps.loading_done(session, order_id, opened=True, actor="courier:test")
 
 
 @pytest.fixture(scope="package")

@@ -13,7 +13,7 @@ from tests.ui.kiosk import tap, wait_screen
 
 # Every main screen and overlay, in the order a shopper meets them.
 VISITS = (
-    *("idle", "start", "buy", "number", "item", "age"),
+    *("idle", "start", "buy", "number", "item", "age", "pickup", "pickup-door", "pickup-done"),
     *("pay", "door", "done", "declined", "error", "help", "timeout"),
     *("return", "return-choice", "return-voucher", "return-thanks", "voucher", "voucher-ok", "problem"),
     *("staff-login", "staff-home", "staff-open", "staff-restock", "staff-remove", "staff-load", "staff-amount"),
@@ -138,6 +138,10 @@ STAFF_PREVIEWS = {
     "staff-cold": {"cold": {"compartment": 23, "celsius": 4.5, "reason": "measured"}},
     "staff-report": {"report": _REPORT},
 }  # fmt: skip
+PICKUP_PREVIEWS = {
+    "pickup-door": {"step": {"compartment": 24, "outcome": "opened", "kind": "order"}},
+    "pickup-done": {"step": {"compartment": 24, "outcome": "opened", "kind": "order"}},
+}
 PROBLEM = {"title": {"key": "return.error.full.title"}, "money": {"key": "return.error.nothing_taken"},
            "next": {"key": "return.error.full.next"}}  # fmt: skip
 
@@ -146,7 +150,7 @@ def home(page: Any) -> None:
     """Back to the start screen without resetting the display modes (unlike a time-out)."""
     page.evaluate(
         """() => { const k = window.kiosk; k.closeOverlay(); k.purchase.clear(); k.shop.clear(); k.returns.clear();
-                   k.staff.session = null; k.staff.clear(); k.credit = null; k.show('start'); }"""
+                   k.pickup.clear(); k.staff.session = null; k.staff.clear(); k.credit = null; k.show('start'); }"""
     )
 
 
@@ -162,9 +166,11 @@ def visit(page: Any, name: str) -> None:
         page.evaluate(f"() => window.kiosk.returns.preview({json.dumps(name)}, {json.dumps(RETURN_PREVIEWS[name])})")
     elif name in STAFF_PREVIEWS:
         page.evaluate(f"() => window.kiosk.staff.preview({json.dumps(name)}, {json.dumps(STAFF_PREVIEWS[name])})")
+    elif name in PICKUP_PREVIEWS:
+        page.evaluate(f"() => window.kiosk.pickup.preview({json.dumps(name)}, {json.dumps(PICKUP_PREVIEWS[name])})")
     elif name == "problem":
         page.evaluate(f"() => window.kiosk.problem({json.dumps(PROBLEM)})")
-    elif name in ("voucher", "staff-login"):
+    elif name in ("voucher", "staff-login", "pickup"):
         tap(page, f'[data-screen="start"] [data-action="{name}"]')
     elif name == "help":
         tap(page, '[data-action="help"]')

@@ -10,10 +10,11 @@ export class ApiError extends Error {
 }
 
 const TIMEOUT_MS = 8000;
+const DOOR_TIMEOUT_MS = 30000; // a pick-up answers once the door opened (or did not)
 
-export async function request(method, path, body) {
+export async function request(method, path, body, timeoutMs = TIMEOUT_MS) {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
   let response;
   try {
     response = await fetch(path, {
@@ -46,6 +47,11 @@ export const api = {
   startPurchase: (compartments, vouchers = []) => request("POST", "/api/purchases", vouchers.length ? { compartments, vouchers } : { compartments }),
   purchase: (id) => request("GET", `/api/purchases/${encodeURIComponent(id)}`),
   cancelPurchase: (id) => request("POST", `/api/purchases/${encodeURIComponent(id)}/cancel`),
+  paymentMethods: () => request("GET", "/api/payment-methods"),
+  startAppPurchase: (compartments, vouchers = []) => request("POST", "/api/purchases", vouchers.length ? { compartments, vouchers, pay_with: "app" } : { compartments, pay_with: "app" }),
+  // collecting orders and parcels
+  collect: (code) => request("POST", "/api/pickup/collect", { code }, DOOR_TIMEOUT_MS),
+  collectCard: () => request("POST", "/api/pickup/card", {}, DOOR_TIMEOUT_MS),
   // returning empties, vouchers, receipts
   depositStatus: () => request("GET", "/api/deposit"),
   startReturn: () => request("POST", "/api/returns"),

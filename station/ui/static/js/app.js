@@ -4,6 +4,7 @@
 
 import { IdleTimer } from "./idle.js";
 import { applyTexts, initI18n, language, setLanguage, t } from "./i18n.js";
+import { Pickup } from "./pickup.js";
 import { PurchaseFlow } from "./purchase.js";
 import { Returns } from "./returns.js";
 import { Shop } from "./shop.js";
@@ -13,7 +14,7 @@ import { played as tonesPlayed, warningTone } from "./tone.js";
 
 // Where "Zurück" leads from each screen (none: no back button there).
 const BACK = {
-  buy: "start", number: "buy", item: "buy", age: "item", voucher: "start", "staff-login": "start",
+  buy: "start", pickup: "start", number: "buy", item: "buy", age: "item", voucher: "start", "staff-login": "start",
   "staff-open": "staff-home", "staff-remove": "staff-restock", "staff-load": "staff-restock",
   "staff-amount": "staff-load", "staff-cold": "staff-home", "staff-report": "staff-home",
 };
@@ -54,10 +55,11 @@ export class App {
     this.shop = new Shop(this);
     this.purchase = new PurchaseFlow(this);
     this.returns = new Returns(this);
+    this.pickup = new Pickup(this);
     this.staff = new Staff(this);
     this.register("problem", { enter: () => this.renderProblem(), script: () => this.problemScript() });
     this.register("start", {
-      script: () => ["start.title", "start.prompt", "start.buy", "start.buy_hint", "start.settings"].map((key) => ({ key })),
+      script: () => ["start.title", "start.prompt", "start.buy", "start.buy_hint", "start.pickup", "start.settings"].map((key) => ({ key })),
     });
     this.register("help", { enter: () => this.renderHelp(), script: () => this.helpScript() });
     this.register("timeout", {
@@ -165,7 +167,11 @@ export class App {
       this.shop.onStatus(this.status);
       this.purchase.onStatus(this.status);
     });
-    source.addEventListener("door", (event) => this.purchase.onDoor(JSON.parse(event.data)));
+    source.addEventListener("door", (event) => {
+      const door = JSON.parse(event.data);
+      this.purchase.onDoor(door);
+      this.pickup.onDoor(door);
+    });
     source.addEventListener("error", () => {
       // The stream also ends now and then by design and the browser reconnects at once:
       // say the station is gone only when it stays gone.
@@ -248,7 +254,7 @@ export class App {
       language: () => this.toggleLanguage(),
     };
     const handler = actions[name] || (() => this.shop.action(name, target, event) || this.purchase.action(name, target)
-      || this.returns.action(name, target) || this.staff.action(name, target));
+      || this.returns.action(name, target) || this.pickup.action(name) || this.staff.action(name, target));
     handler();
   }
 
@@ -374,6 +380,7 @@ export class App {
     this.shop.clear();
     this.purchase.clear();
     this.returns.clear();
+    this.pickup.clear();
     this.staff.clear();
     this.credit = null;
     this.problemSpec = null;
