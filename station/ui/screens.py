@@ -18,6 +18,9 @@ ERROR_CODES = (
     "unavailable",
     "network",
     "generic",
+    "expired",
+    "refund_requested",
+    "app_unavailable",
 )
 
 # What each error screen says: a title, what happened to the money, what to do next.
@@ -31,6 +34,9 @@ _ERROR_KEYS = (
     "error.busy.next",
     "error.not_available.next",
     "error.network.money",
+    "error.expired.next",
+    "error.refund_requested.money",
+    "error.app_unavailable.next",
 )
 
 _RETURN_ERRORS = ("full", "fault", "busy", "silent", "stuck")
@@ -201,9 +207,18 @@ SCREENS: dict[str, tuple[str, ...]] = {
         "item.not_for_sale",
         "item.credit",
         "chrome.card_down",
+        "item.pay_app",
+        "item.app_down",
     ),
-    "age": ("age.title", "age.how", "age.not_yet", "age.other"),
+    "age": (
+        *("age.title", "age.how", "age.card", "age.card_wait", "age.card_read", "age.app", "item.app_down"),
+        *("age.card_refused", "age.not_yet", "item.pay_app", "item.pay", "age.other"),
+    ),
     "pay": ("pay.title", "pay.amount", "pay.starting", "pay.follow", "pay.cancel", "pay.opening"),
+    "pay-app": (
+        *("payapp.title", "pay.amount", "payapp.scan", "payapp.confirm", "payapp.left", "payapp.waiting"),
+        *("pay.starting", "pay.opening", "pay.cancel"),
+    ),
     "door": ("door.open", "door.take", "door.close"),
     "done": (
         *("done.closed", "done.thanks", "done.charged", "done.receipt", "done.print", "done.again", "done.finish"),
@@ -228,7 +243,8 @@ SCREENS: dict[str, tuple[str, ...]] = {
 
 # Screens shown in the main area (one at a time); the others are overlays or the frame.
 MAIN_SCREENS = (
-    *("idle", "start", "buy", "number", "item", "age", "pay", "door", "done", "declined", "error", "problem"),
+    *("idle", "start", "buy", "number", "item", "age", "pay", "pay-app", "door", "done", "declined", "error"),
+    "problem",
     *PICKUP_SCREENS,
     *RETURN_SCREENS,
     *STAFF_SCREENS,

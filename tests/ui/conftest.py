@@ -88,6 +88,13 @@ bus = "wall-a"
 board = 1
 lock = 8
 size = "M"
+
+[[compartments]]
+id = 25
+bus = "wall-a"
+board = 1
+lock = 9
+size = "M"
 """
 VOLUNTEER_NAME = "Vera Ehrenamt"
 VOLUNTEER_PIN = "582914"
@@ -96,6 +103,8 @@ COLD_BLOCKED = 23  # chilled, its goods blocked by the cold chain: waits for a c
 ORDER_DOOR = 24  # an order waits here, loaded by a courier, for the pick-up code below
 ORDER_ID = "UI-ORDER-1"
 PICKUP_CODE = "4711081547"
+APP_AGE_DOOR = 25  # the demo's fruit brandy (from 18), bought by app with the app's age check
+APP_AGE_PRODUCT = ("4031234000023", 1890)
 
 
 @dataclass
@@ -170,6 +179,7 @@ def _prepare_database(config_path: Path) -> None:
         session.flush()
         best_before = date.today() + timedelta(days=90)
         load(session, 19, gtin, 1, actor="test", best_before=best_before)
+        load(session, APP_AGE_DOOR, APP_AGE_PRODUCT[0], 1, actor="test", best_before=best_before)
         load(session, 21, "4012345678901", 1, actor="test", best_before=best_before)
         owner.hold(session, 21, "operator", actor="test", reason="Tür klemmt (Test)")
         load(session, 22, "4006381333931", 1, actor="test", best_before=best_before)

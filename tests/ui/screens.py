@@ -6,19 +6,37 @@ screens) are drawn by the flow's own `preview()` with sample data; the flow test
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import segno
 
 from tests.ui.kiosk import tap, wait_screen
 
 # Every main screen and overlay, in the order a shopper meets them.
 VISITS = (
     *("idle", "start", "buy", "number", "item", "age", "pickup", "pickup-door", "pickup-done"),
-    *("pay", "door", "done", "declined", "error", "help", "timeout"),
+    *("pay", "pay-app", "door", "done", "declined", "error", "help", "timeout"),
     *("return", "return-choice", "return-voucher", "return-thanks", "voucher", "voucher-ok", "problem"),
     *("staff-login", "staff-home", "staff-open", "staff-restock", "staff-remove", "staff-load", "staff-amount"),
     *("staff-cold", "staff-report"),
 )
+
+
+def _app_request_preview() -> dict[str, Any]:
+    """A payment request as the API shows it (unsigned: only its picture and expiry are drawn)."""
+    expires = (datetime.now(UTC) + timedelta(seconds=170)).isoformat()
+    body = json.dumps({"station_id": "demo-01", "sale_id": "preview", "amount_cents": 435, "expires_at": expires})
+    request = {"schema": "app-payment-request/1", "body": body, "sig": "preview"}
+    svg = io.BytesIO()
+    segno.make(json.dumps(request), error="m").save(svg, kind="svg", scale=4, xmldecl=False)
+    url = "data:image/svg+xml;base64," + base64.b64encode(svg.getvalue()).decode()
+    return {"state": "app_requested", "way": "app", "total": 435, "compartments": [2], "appRequest": request,
+            "qrUrl": url}  # fmt: skip
+
 
 PREVIEWS = {
     "pay": {"state": "payment_requested", "message": "Bitte Karte einstecken oder auflegen", "total": 435,
@@ -27,6 +45,7 @@ PREVIEWS = {
     "done": {"state": "done", "total": 435, "booked": 435, "compartments": [2]},
     "declined": {"state": "declined", "total": 399},
     "error": {"code": "reversed"},
+    "pay-app": _app_request_preview(),
 }  # fmt: skip
 
 _VOUCHER = {

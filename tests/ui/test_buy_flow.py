@@ -94,11 +94,11 @@ def test_age_restricted_goods_explain_the_age_check_and_start_no_payment(open_ki
     tile.tap()
     wait_screen(page, "item")
     assert "Ab 18 Jahren: Altersnachweis nötig" in visible_text(page)
-    assert not page.locator('[data-action="pay"]').is_visible()
+    assert not page.locator('[data-screen="item"] [data-action="pay"]').is_visible()
     tap(page, '[data-action="age-continue"]')
     wait_screen(page, "age")
     text = visible_text(page)
-    assert "Erst ab 18 Jahren" in text and "Kundenkarte" in text and "Es wurde nichts bezahlt." in text
+    assert "Erst ab 18 Jahren" in text and "Kundenkarte" in text and "Bezahlt wird erst nach der Prüfung." in text
     assert page.evaluate("window.__posts") == []  # no payment was started
 
 

@@ -2,6 +2,7 @@
 // Each screen is a <section data-screen> of the page; one is shown at a time. Screens register
 // {script(), enter(), leave()} here; `script()` says what "Vorlesen" reads (catalogue keys only).
 
+import { AppPay } from "./apppay.js";
 import { IdleTimer } from "./idle.js";
 import { applyTexts, initI18n, language, setLanguage, t } from "./i18n.js";
 import { Pickup } from "./pickup.js";
@@ -19,8 +20,9 @@ const BACK = {
   "staff-amount": "staff-load", "staff-cold": "staff-home", "staff-report": "staff-home",
 };
 // Screens where the idle timer does not run: nothing half-done there, or a device is in charge
-// (the terminal; the return machine, whose own time-outs settle a return nobody finishes).
-const NO_IDLE = new Set(["start", "idle", "pay", "return"]);
+// (the terminal; the return machine, whose own time-outs settle a return nobody finishes; the
+// app's payment request, which expires by itself and says so).
+const NO_IDLE = new Set(["start", "idle", "pay", "pay-app", "return"]);
 const PRESSED_MS = 180; // the pressed look stays at least this long
 const LOST_AFTER_MS = 3000; // no status for this long after the stream broke: "Verbindung unterbrochen"
 
@@ -54,6 +56,7 @@ export class App {
     this.credit = null; // a voucher or return credit to pay with: {code, amount_cents}
     this.shop = new Shop(this);
     this.purchase = new PurchaseFlow(this);
+    this.appPay = new AppPay(this);
     this.returns = new Returns(this);
     this.pickup = new Pickup(this);
     this.staff = new Staff(this);
@@ -381,6 +384,7 @@ export class App {
     this.purchase.clear();
     this.returns.clear();
     this.pickup.clear();
+    this.appPay.clear();
     this.staff.clear();
     this.credit = null;
     this.problemSpec = null;

@@ -5,25 +5,30 @@
 import { api, receiptQr } from "./api.js";
 import { money, t, terminalText } from "./i18n.js";
 
-const PAYING = new Set(["created", "payment_requested"]);
-const OPENING = new Set(["authorised", "release_requested", "not_released"]);
+const PAYING = new Set(["created", "payment_requested", "app_requested"]);
+const OPENING = new Set(["authorised", "release_requested", "not_released", "app_paid", "app_release_requested"]);
 const RELEASED = new Set(["released", "book_requested", "booked", "done", "released_not_charged", "charge_unknown"]);
-const FINAL = new Set(["done", "released_not_charged", "charge_unknown", "declined", "cancelled", "aborted", "reversed"]);
+const FINAL = new Set([
+  "done", "released_not_charged", "charge_unknown", "declined", "cancelled", "aborted", "reversed", "expired", "refund_requested",
+]);
 const ERROR_CODES = new Set([
   "cancelled", "aborted", "reversed", "released_not_charged", "charge_unknown",
-  "busy", "not_available", "unavailable", "network", "generic",
+  "busy", "not_available", "unavailable", "network", "generic", "expired", "refund_requested", "app_unavailable",
 ]);
 const MONEY_KEY = {
   reversed: "error.reversed.money",
   released_not_charged: "error.released_not_charged.money",
   charge_unknown: "error.charge_unknown.money",
   network: "error.network.money",
+  refund_requested: "error.refund_requested.money",
 };
 const NEXT_KEY = {
   aborted: "error.aborted.next",
   reversed: "error.reversed.next",
   busy: "error.busy.next",
   not_available: "error.not_available.next",
+  expired: "error.expired.next",
+  app_unavailable: "error.app_unavailable.next",
 };
 const CLOSE_STEP_AFTER_MS = 3000;
 
@@ -43,7 +48,8 @@ export class PurchaseFlow {
   action(name) {
     const actions = {
       pay: () => this.begin(this.app.shop.selectedEntry()?.offer),
-      retry: () => this.begin(this.offer),
+      "pay-app": () => this.begin(this.app.shop.selectedEntry()?.offer, "app"),
+      retry: () => this.begin(this.offer, this.way),
       "cancel-payment": () => this.cancel(),
       "print-receipt": () => this.printReceipt(),
     };
@@ -68,6 +74,8 @@ export class PurchaseFlow {
     this.cancelWanted = false;
     this.receiptId = null;
     this.printing = null; // null, "queued" or "failed"
+    this.appRequest = null; // paying by app: the signed request the QR code carries, and its picture
+    this.qrUrl = null;
   }
 
   clearTimers() {
@@ -76,23 +84,26 @@ export class PurchaseFlow {
   }
 
   // ---- following the purchase ----------------------------------------------------------------
-  async begin(offer) {
+  async begin(offer, way = "card") {
     if (!offer || this.starting) return; // a second tap while the first is on its way does nothing
     this.starting = true;
     this.clear();
+    this.way = way;
     this.offer = offer;
     this.compartments = [offer.compartment];
     this.total = offer.total_cents;
     this.state = "starting";
-    this.app.show("pay");
+    this.app.show(this.payScreen());
     try {
-      const sale = await api.startPurchase(this.compartments, this.app.credit ? [this.app.credit.code] : []);
+      const start = way === "app" ? api.startAppPurchase : api.startPurchase;
+      const sale = await start(this.compartments, this.app.credit ? [this.app.credit.code] : []);
       this.sale = sale.sale_id;
       this.follow();
       this.apply(sale);
       if (this.cancelWanted) this.cancel();
     } catch (error) {
-      this.fail(error.error);
+      if (error.error === "age_check_required") this.app.appPay.refused(); // no proof of age yet: say which counts
+      else this.fail(error.error);
     } finally {
       this.starting = false;
     }
@@ -111,11 +122,14 @@ export class PurchaseFlow {
     // What was booked is known only once the terminal booked it (before that the field reads 0).
     if (this.state === "done" && Number.isInteger(progress.booked_cents)) this.booked = progress.booked_cents;
     if (progress.receipt_id) this.receiptId = progress.receipt_id;
+    if (progress.app_request) this.appRequest = progress.app_request;
+    if (progress.qr_url) this.qrUrl = progress.qr_url;
     if (this.state === "done") this.app.credit = null; // a voucher paid with is redeemed now
     if (PAYING.has(this.state) || OPENING.has(this.state)) {
-      if (this.app.screen === "pay") this.renderPay();
-      else this.app.show("pay");
-      if (said && this.app.speech.on && PAYING.has(this.state)) this.app.speech.say([{ terminal: this.message }]);
+      if (this.app.screen === this.payScreen()) this.app.screens[this.payScreen()].enter();
+      else this.app.show(this.payScreen());
+      const terminal = said && this.way === "card" && PAYING.has(this.state);
+      if (terminal && this.app.speech.on) this.app.speech.say([{ terminal: this.message }]);
       this.afterRelease();
     } else if (RELEASED.has(this.state)) this.afterRelease();
     else if (this.state === "declined") this.end("declined");
@@ -207,6 +221,10 @@ export class PurchaseFlow {
   }
 
   // ---- screens -------------------------------------------------------------------------------
+  payScreen() {
+    return this.way === "app" ? "pay-app" : "pay";
+  }
+
   promptItem() {
     if (OPENING.has(this.state)) return { key: "pay.opening", params: { compartment: this.compartments[0] } };
     if (this.message && PAYING.has(this.state)) return { terminal: this.message };

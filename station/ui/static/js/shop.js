@@ -42,8 +42,7 @@ export class Shop {
     app.register("idle", { enter: () => this.enterWindow(), script: () => this.windowScript() });
     app.register("buy", { enter: () => this.enterGrid(), script: () => this.gridScript() });
     app.register("number", { enter: () => this.keypad.refresh(), script: () => this.numberScript() });
-    app.register("item", { enter: () => this.renderItem(), script: () => this.itemScript() });
-    app.register("age", { enter: () => this.renderAge(), script: () => this.ageScript() });
+    app.register("item", { enter: () => this.enterItem(), script: () => this.itemScript() });
   }
 
   action(name, target) {
@@ -254,6 +253,12 @@ export class Shop {
     return this.entries().find((e) => e.compartment === this.selected);
   }
 
+  async enterItem() {
+    this.renderItem();
+    await this.app.appPay.refreshMethods(); // the app needs the link to the platform: ask each time
+    if (this.app.screen === "item") this.renderItem();
+  }
+
   renderItem() {
     const e = this.selectedEntry();
     if (!e) return;
@@ -276,6 +281,9 @@ export class Shop {
     const covered = Boolean(o && credit && credit.amount_cents >= o.total_cents);
     pay.disabled = !this.app.status.card_payment && !covered;
     this.app.slot("item-card-down").hidden = !o || Boolean(o.min_age) || this.app.status.card_payment || covered;
+    const byApp = Boolean(o && !o.min_age && this.app.appPay.methods.app);
+    this.app.slot("item-pay-app").hidden = !byApp;
+    this.app.slot("item-app-down").hidden = !o || Boolean(o.min_age) || byApp;
     const creditNote = this.app.slot("item-credit");
     creditNote.hidden = !(o && credit);
     if (credit) creditNote.querySelector("span").textContent = t("item.credit", { total: credit.amount_cents });
@@ -305,22 +313,9 @@ export class Shop {
     items.push({ key: "item.contents", params: { count: o.quantity } });
     if (o.best_before) items.push({ key: "item.best_before", params: { date: o.best_before } });
     if (o.min_age) return [...items, { key: "item.age_notice", params: { age: o.min_age } }, { key: "item.continue" }];
-    if (!this.app.status.card_payment) return [...items, { key: "chrome.card_down" }];
-    return [...items, { key: "item.pay" }, { key: "item.cards" }];
-  }
-
-  // ---- age-restricted goods: explain before any payment (the age check comes with issue 14) ---
-  renderAge() {
-    const o = this.selectedEntry()?.offer;
-    if (!o) return;
-    this.app.slot("age-title").textContent = t("age.title", { age: o.min_age });
-    const help = this.app.helpLine();
-    this.app.section("age").querySelector('[data-slot="call"]').textContent = t(help.key, help.params);
-  }
-
-  ageScript() {
-    const o = this.selectedEntry()?.offer;
-    return [{ key: "age.title", params: { age: o?.min_age } }, { key: "age.how" }, { key: "age.not_yet" }, { key: "age.other" }];
+    const app = this.app.appPay.methods.app ? [{ key: "item.pay_app" }] : [{ key: "item.app_down" }];
+    if (!this.app.status.card_payment) return [...items, { key: "chrome.card_down" }, ...app];
+    return [...items, { key: "item.pay" }, { key: "item.cards" }, ...app];
   }
 }
 
