@@ -99,7 +99,8 @@ def test_age_check_offers_card_and_app_and_the_app_proves_the_age(
     # A card seen by the reader (the poll says so), but the daemon knows no age for it: refused, said why.
     page.route("**/api/staff/badge", lambda route: route.fulfill(json={"tap_waiting": True}))
     state = page.locator('[data-slot="age-card-state"]')
-    page.wait_for_function("document.querySelector('[data-slot=\"age-card-state\"]').innerText.trim() === 'Karte gelesen.'")
+    page.wait_for_function("window.kiosk.appPay.cardRead")
+    assert state.inner_text().strip() == "Karte gelesen."
     assert "notice-ok" in (state.get_attribute("class") or "")  # a tick icon and the word, not colour alone
     page.unroute("**/api/staff/badge")
     tap(page, '[data-slot="age-pay-card"]')
