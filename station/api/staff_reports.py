@@ -124,3 +124,35 @@ async def end_of_day(live: Volunteer, request: Request,
 async def send_end_of_day(body: ReportDayIn, live: Volunteer, request: Request) -> EndOfDayOut:
     reports = reports_service(request)
     return _out(await reports.send(body.day or reports.clock.today() - timedelta(days=1), actor=live.actor))
+
+
+class TemperaturePoint(BaseModel):
+    at: datetime = Field(description="start of the time slice")
+    min_c: float
+    max_c: float
+    mean_c: float
+
+
+class FridgeTemperatures(BaseModel):
+    fridge: str
+    zone: str
+    probe: str = Field(description="the product probe whose readings these are")
+    limit_c: float | None = Field(description="the zone's limit; none for an ambient zone")
+    ceiling_c: float | None = Field(description="a tolerated brief rise above the limit (frozen goods), or none")
+    points: list[TemperaturePoint] = Field(description="time slices with readings, oldest first (gaps: no reading)")
+
+
+class TemperaturesOut(BaseModel):
+    since: datetime
+    until: datetime
+    fridges: list[FridgeTemperatures]
+
+
+@router.get("/temperatures", operation_id="staff_temperatures", response_model=TemperaturesOut,
+            responses=responses(401, 403, 422, 503),
+            summary="Temperatures of the last hours per fridge with the zone limits (read from the HACCP log)")
+async def temperatures(live: Volunteer, request: Request,
+                       hours: Annotated[int, Query(ge=1, le=168, description="how far back")] = 24,
+                       buckets: Annotated[int, Query(ge=4, le=288, description="time slices")] = 96,
+                       ) -> TemperaturesOut:
+    return TemperaturesOut.model_validate(await reports_service(request).temperatures(hours, buckets))

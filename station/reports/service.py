@@ -20,13 +20,15 @@ from sqlalchemy.orm import Session
 from drivers.fridge import load_map
 
 from ..clock import Clock
+from ..coldchain.limits import zone_thresholds
 from ..components import ComponentHealth, Status, cancel_tasks
 from ..config import Config
 from ..db.engine import Database
 from ..db.models import StationMeta
 from ..tasks import DeviceState, TaskContext, open_tasks
-from . import endofday
+from . import endofday, temperatures
 from .endofday import ProbeOfZone
+from .temperatures import ZoneLimits
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,15 @@ def zone_probes(config: Config) -> list[ProbeOfZone]:
     return found
 
 
+def zone_limits(config: Config) -> dict[str, ZoneLimits]:
+    """Each zone's limit and tolerated brief-rise ceiling, as the cold chain applies them (none: ambient)."""
+    out = {}
+    for name, zone in config.zones.items():
+        found = zone_thresholds(name, zone)
+        out[name] = ZoneLimits(found.limit_c, found.tolerated_c) if found else ZoneLimits(None, None)
+    return out
+
+
 class EndOfDayReports:
     name = "reports"
 
@@ -56,6 +67,7 @@ class EndOfDayReports:
         self.db, self.clock = db, clock
         self.settings = config.staff
         self.probes = zone_probes(config)
+        self.limits = zone_limits(config)
         self.devices = devices or (lambda: {})
         self.run_loop = run_loop
         self._tasks: list[asyncio.Task[None]] = []
@@ -92,6 +104,13 @@ class EndOfDayReports:
                                    now=context.now)  # fmt: skip
 
         return await self.db.read(read)
+
+    async def temperatures(self, hours: int, buckets: int) -> dict[str, Any]:
+        """The last `hours` per fridge in `buckets` time slices, with the zones' limits (the volunteers' chart)."""
+        end = self.clock.now()
+        start = end - timedelta(hours=hours)
+        fridges = await self.db.read(lambda s: temperatures.chart(s, self.probes, self.limits, start, end, buckets))
+        return {"since": start.isoformat(), "until": end.isoformat(), "fridges": fridges}
 
     async def send(self, day: date, *, actor: str) -> dict[str, Any]:
         """Build and send one day's report (event `report.end_of_day`); returns its payload."""
