@@ -46,7 +46,7 @@ _PROBLEM_KEYS = (
     "return.error.again",
     *(f"staff.error.{name}" for name in ("expired.title", "expired.next", "station.title", "station.next", "retry")),
     *(f"staff.error.{name}" for name in ("report.title", "door.title", "door.goods", "door.next")),
-    *("staff.error.close.title", "staff.error.close.next", "staff.login.again"),
+    *("staff.error.close.title", "staff.error.close.next", "staff.login.again", "staff.error.temps.title"),
 )
 _VOUCHER_ERRORS = tuple(
     f"voucher.error.{name}" for name in ("unknown", "redeemed", "void", "held", "throttled", "length", "station")
@@ -119,7 +119,7 @@ STAFF_SCREENS: dict[str, tuple[str, ...]] = {
     "staff-home": (
         *("staff.tasks.title", "staff.tasks.none", *(f"task.{code}" for code in TASK_CODES), "task.other"),
         *("staff.restock.closed", "staff.cold.done_kept", "staff.cold.done_discarded", "staff.resume.title"),
-        *("staff.restock.open", "staff.report.open", "staff.logout"),
+        *("staff.restock.open", "staff.report.open", "staff.temps.open", "staff.logout"),
     ),
     "staff-open": (
         "staff.open.title",
@@ -151,6 +151,10 @@ STAFF_SCREENS: dict[str, tuple[str, ...]] = {
         "staff.cold.measured",
         "staff.cold.discard",
         "staff.cold.keep",
+    ),
+    "staff-temps": (
+        *("staff.temps.title", "staff.temps.none", "staff.temps.no_limit", "staff.temps.above", "staff.temps.below"),
+        "staff.temps.no_fridges",
     ),
     "staff-report": (
         *("staff.report.title", "staff.report.sales", "staff.report.sales_value", "staff.report.send"),

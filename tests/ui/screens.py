@@ -22,7 +22,7 @@ VISITS = (
     *("pay", "pay-app", "door", "done", "declined", "error", "help", "timeout"),
     *("return", "return-choice", "return-voucher", "return-thanks", "voucher", "voucher-ok", "problem"),
     *("staff-login", "staff-home", "staff-open", "staff-restock", "staff-remove", "staff-load", "staff-amount"),
-    *("staff-cold", "staff-report"),
+    *("staff-cold", "staff-report", "staff-temps"),
 )
 
 
@@ -146,6 +146,33 @@ _REPORT = {
     },
     "open_tasks": _TASKS,
 }
+
+
+def _temperatures_preview() -> dict[str, Any]:
+    """24 hours of one chilled fridge with a short rise above its limit, and a freezer."""
+    until = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
+    since = until - timedelta(hours=24)
+
+    def points(base: float, bump_at: int, bump: float) -> list[dict[str, Any]]:
+        out = []
+        for hour in range(24):
+            mean = base + (bump if hour in (bump_at, bump_at + 1) else 0.3 * (hour % 3))
+            at = (since + timedelta(hours=hour)).isoformat()
+            out.append({"at": at, "min_c": round(mean - 0.4, 1), "max_c": round(mean + 0.4, 1), "mean_c": mean})
+        return out
+
+    return {
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "fridges": [
+            {"fridge": "chiller-1", "zone": "chilled", "probe": "product", "limit_c": 7.0, "ceiling_c": None,
+             "points": points(4.2, 14, 4.1)},
+            {"fridge": "freezer-1", "zone": "frozen", "probe": "product", "limit_c": -18.0, "ceiling_c": -15.0,
+             "points": points(-21.0, 6, 2.5)},
+        ],
+    }  # fmt: skip
+
+
 STAFF_PREVIEWS = {
     "staff-home": {"tasks": _TASKS},
     "staff-open": {},
@@ -156,6 +183,7 @@ STAFF_PREVIEWS = {
                                                                "kind": "use_by", "days": 5}}},
     "staff-cold": {"cold": {"compartment": 23, "celsius": 4.5, "reason": "measured"}},
     "staff-report": {"report": _REPORT},
+    "staff-temps": {"temps": _temperatures_preview()},
 }  # fmt: skip
 PICKUP_PREVIEWS = {
     "pickup-door": {"step": {"compartment": 24, "outcome": "opened", "kind": "order"}},

@@ -76,6 +76,7 @@ export const api = {
   closeRestock: (id) => request("POST", `/api/staff/restocks/${id}/close`),
   correctiveAction: (body) => request("POST", "/api/staff/corrective-actions", body),
   endOfDay: (day) => request("GET", `/api/staff/reports/end-of-day?day=${encodeURIComponent(day)}`),
+  temperatures: () => request("GET", "/api/staff/reports/temperatures?hours=24&buckets=96"),
   sendEndOfDay: (day) => request("POST", "/api/staff/reports/end-of-day", { day }),
 };
 
