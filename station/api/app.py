@@ -19,6 +19,7 @@ from . import (
     staff,
     staff_cards,
     staff_orders,
+    staff_printer,
     staff_reports,
     staff_restock,
     staff_users,
@@ -61,5 +62,6 @@ def create_app(station: Station | None) -> FastAPI:
     app.include_router(pickup.router, prefix="/api")
     app.include_router(staff_users.router, prefix="/api")
     app.include_router(staff_cards.router, prefix="/api")
+    app.include_router(staff_printer.router, prefix="/api")
     install_ui(app)  # the touchscreen: "/", its static files and its own small API (station/ui)
     return app

@@ -47,6 +47,7 @@ _PROBLEM_KEYS = (
     *(f"staff.error.{name}" for name in ("expired.title", "expired.next", "station.title", "station.next", "retry")),
     *(f"staff.error.{name}" for name in ("report.title", "door.title", "door.goods", "door.next")),
     *("staff.error.close.title", "staff.error.close.next", "staff.login.again", "staff.error.temps.title"),
+    "staff.error.printer.title",
 )
 _VOUCHER_ERRORS = tuple(
     f"voucher.error.{name}" for name in ("unknown", "redeemed", "void", "held", "throttled", "length", "station")
@@ -55,6 +56,7 @@ TASK_CODES = (
     *("goods.use_by_reached", "goods.best_before_passed", "goods.marked_down", "goods.use_by_soon"),
     *("goods.best_before_soon", "compartment.needs_check", "coldchain.corrective_action", "device.down"),
 )
+PRINTER_STATES = ("ok", "paper_near_end", "paper_out", "cover_open", "not_answering", "fault", "unknown", "none")
 _LOGIN_MESSAGES = tuple(
     f"staff.login.{name}"
     for name in (
@@ -119,7 +121,7 @@ STAFF_SCREENS: dict[str, tuple[str, ...]] = {
     "staff-home": (
         *("staff.tasks.title", "staff.tasks.none", *(f"task.{code}" for code in TASK_CODES), "task.other"),
         *("staff.restock.closed", "staff.cold.done_kept", "staff.cold.done_discarded", "staff.resume.title"),
-        *("staff.restock.open", "staff.report.open", "staff.temps.open", "staff.logout"),
+        *("staff.restock.open", "staff.report.open", "staff.temps.open", "staff.printer.open", "staff.logout"),
     ),
     "staff-open": (
         "staff.open.title",
@@ -155,6 +157,12 @@ STAFF_SCREENS: dict[str, tuple[str, ...]] = {
     "staff-temps": (
         *("staff.temps.title", "staff.temps.none", "staff.temps.no_limit", "staff.temps.above", "staff.temps.below"),
         "staff.temps.no_fridges",
+    ),
+    "staff-printer": (
+        "staff.printer.title",
+        *(f"staff.printer.{state}" for state in PRINTER_STATES),
+        *(f"staff.printer.step.{step}" for step in ("open", "roll", "close", "check", "power", "cable", "call")),
+        *("staff.printer.step.restart", "staff.printer.queued", "staff.printer.qr_note", "staff.printer.recheck"),
     ),
     "staff-report": (
         *("staff.report.title", "staff.report.sales", "staff.report.sales_value", "staff.report.send"),

@@ -22,7 +22,7 @@ VISITS = (
     *("pay", "pay-app", "door", "done", "declined", "error", "help", "timeout"),
     *("return", "return-choice", "return-voucher", "return-thanks", "voucher", "voucher-ok", "problem"),
     *("staff-login", "staff-home", "staff-open", "staff-restock", "staff-remove", "staff-load", "staff-amount"),
-    *("staff-cold", "staff-report", "staff-temps"),
+    *("staff-cold", "staff-report", "staff-temps", "staff-printer"),
 )
 
 
@@ -184,6 +184,7 @@ STAFF_PREVIEWS = {
     "staff-cold": {"cold": {"compartment": 23, "celsius": 4.5, "reason": "measured"}},
     "staff-report": {"report": _REPORT},
     "staff-temps": {"temps": _temperatures_preview()},
+    "staff-printer": {"printer": {"state": "paper_out", "faults": ["paper_out"], "detail": None, "queued": 2}},
 }  # fmt: skip
 PICKUP_PREVIEWS = {
     "pickup-door": {"step": {"compartment": 24, "outcome": "opened", "kind": "order"}},

@@ -77,6 +77,7 @@ export const api = {
   correctiveAction: (body) => request("POST", "/api/staff/corrective-actions", body),
   endOfDay: (day) => request("GET", `/api/staff/reports/end-of-day?day=${encodeURIComponent(day)}`),
   temperatures: () => request("GET", "/api/staff/reports/temperatures?hours=24&buckets=96"),
+  printer: () => request("GET", "/api/staff/printer"),
   sendEndOfDay: (day) => request("POST", "/api/staff/reports/end-of-day", { day }),
 };
 

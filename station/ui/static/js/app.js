@@ -17,7 +17,7 @@ import { played as tonesPlayed, warningTone } from "./tone.js";
 const BACK = {
   buy: "start", pickup: "start", number: "buy", item: "buy", age: "item", voucher: "start", "staff-login": "start",
   "staff-open": "staff-home", "staff-remove": "staff-restock", "staff-load": "staff-restock",
-  "staff-amount": "staff-load", "staff-cold": "staff-home", "staff-report": "staff-home", "staff-temps": "staff-home",
+  "staff-amount": "staff-load", "staff-cold": "staff-home", "staff-report": "staff-home", "staff-temps": "staff-home", "staff-printer": "staff-home",
 };
 // Screens where the idle timer does not run: nothing half-done there, or a device is in charge
 // (the terminal; the return machine, whose own time-outs settle a return nobody finishes; the

@@ -7,12 +7,13 @@ import { api } from "./api.js";
 import { hasText, t } from "./i18n.js";
 import { Keypad } from "./keypad.js";
 import { EndOfDay } from "./report.js";
+import { PrinterScreen } from "./printer.js";
 import { Temperatures } from "./temps.js";
 import { Restock } from "./restock.js";
 
 // Screens of a logged-in volunteer: they run on the session's idle timer, not the shoppers'.
 export const STAFF_SCREENS = new Set([
-  "staff-home", "staff-open", "staff-restock", "staff-remove", "staff-load", "staff-amount", "staff-cold", "staff-report", "staff-temps",
+  "staff-home", "staff-open", "staff-restock", "staff-remove", "staff-load", "staff-amount", "staff-cold", "staff-report", "staff-temps", "staff-printer",
 ]);
 const BADGE_POLL_MS = 1000;
 const SEVERITY = { critical: ["warn", "staff.severity.critical"], warning: ["clock", "staff.severity.warning"], info: ["check", "staff.severity.info"] };
@@ -56,6 +57,7 @@ export class Staff {
     this.restock = new Restock(app, this);
     this.report = new EndOfDay(app, this);
     this.temps = new Temperatures(app, this);
+    this.printer = new PrinterScreen(app, this);
     this.clear();
     app.register("staff-login", { enter: () => this.enterLogin(), leave: () => clearInterval(this.badgeTimer), script: () => this.loginScript() });
     app.register("staff-home", { enter: () => this.renderHome(), script: () => this.homeScript() });
@@ -76,7 +78,7 @@ export class Staff {
       "cold-discard": () => this.corrective("discarded"),
       "cold-keep": () => this.corrective("kept"),
     };
-    if (!actions[name]) return this.restock.action(name, target) || this.report.action(name) || this.temps.action(name);
+    if (!actions[name]) return this.restock.action(name, target) || this.report.action(name) || this.temps.action(name) || this.printer.action(name);
     actions[name]();
     return true;
   }
@@ -301,7 +303,7 @@ export class Staff {
     const shown = this.tasks.slice(this.taskOffset, this.taskOffset + (this.tasksShown || 0));
     for (const task of shown) items.push({ key: hasText(`task.${task.code}`) ? `task.${task.code}` : "task.other" });
     if (!this.tasks.length) items.push({ key: "staff.tasks.none" });
-    return [...items, { key: "staff.restock.open" }, { key: "staff.report.open" }, { key: "staff.temps.open" }, { key: "staff.logout" }];
+    return [...items, { key: "staff.restock.open" }, { key: "staff.report.open" }, { key: "staff.temps.open" }, { key: "staff.printer.open" }, { key: "staff.logout" }];
   }
 
   // ---- cold chain: a corrective action for a blocked compartment --------------------------------
@@ -361,11 +363,12 @@ export class Staff {
     this.session = null;
     this.clear();
     this.session = { id: 1, name: "Vera", idle_s: 3600 };
-    const { restock, report, temps, ...own } = data;
+    const { restock, report, temps, printer, ...own } = data;
     Object.assign(this, own);
     if (restock) Object.assign(this.restock, restock);
     if (report) Object.assign(this.report, { data: report });
     if (temps) this.temps.data = temps;
+    if (printer) this.printer.data = printer;
     this.app.show(screen);
   }
 }
