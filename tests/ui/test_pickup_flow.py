@@ -113,3 +113,14 @@ def test_a_door_that_does_not_open_keeps_the_order_and_offers_to_try_again(open_
     assert "Fach 5 hat sich nicht geöffnet" in text and "bleibt sicher im Fach" in text
     tap(page, '[data-action="problem-retry"]')
     wait_screen(page, "pickup")
+
+
+def test_idle_timeout_clears_a_half_typed_pickup_code(open_kiosk: Any, demo: Demo) -> None:
+    page = open_kiosk("portrait", idle_s=6, warn_s=3)  # warned after 3 s without a touch
+    tap(page, '[data-screen="start"] [data-action="pickup"]')
+    _type(page, "47110")
+    assert page.locator('[data-screen="pickup"] output').inner_text() == "47110"
+    page.wait_for_selector('[data-overlay="timeout"]:not([hidden])', timeout=10_000)
+    wait_screen(page, "start", timeout_s=10)  # nobody answered: back to the start, for the next person
+    tap(page, '[data-screen="start"] [data-action="pickup"]')
+    assert page.locator('[data-screen="pickup"] output').inner_text() == "–"
