@@ -95,6 +95,13 @@ bus = "wall-a"
 board = 1
 lock = 9
 size = "M"
+
+[[compartments]]
+id = 26
+bus = "wall-a"
+board = 1
+lock = 10
+size = "M"
 """
 VOLUNTEER_NAME = "Vera Ehrenamt"
 VOLUNTEER_PIN = "582914"
@@ -103,6 +110,9 @@ COLD_BLOCKED = 23  # chilled, its goods blocked by the cold chain: waits for a c
 ORDER_DOOR = 24  # an order waits here, loaded by a courier, for the pick-up code below
 ORDER_ID = "UI-ORDER-1"
 PICKUP_CODE = "4711081547"
+CARD_ORDER_DOOR = 26  # an order for a customer card (no code needed)
+CARD_ORDER_ID = "UI-ORDER-2"
+CUSTOMER_CARD = "04C0FFEE123456"
 APP_AGE_DOOR = 25  # the demo's fruit brandy (from 18), bought by app with the app's age check
 APP_AGE_PRODUCT = ("4031234000023", 1890)
 
@@ -195,7 +205,7 @@ def _prepare_database(config_path: Path) -> None:
 
 
 def _order_waiting(session: Any, config: Any) -> None:
-    """An order announced and loaded through the pick-up service's steps, as a courier leaves it."""
+    """Orders announced and loaded through the pick-up service's steps, as a courier leaves them."""
     from station.orders import steps
     from station.orders.service import NewOrder, announce
     from station.pickup import credentials
@@ -204,9 +214,12 @@ def _order_waiting(session: Any, config: Any) -> None:
     secret = StationSecret(config.staff.secret_path(config.database.path))
     digest = credentials.digest(secret, credentials.Kind.CODE, PICKUP_CODE)
     new = NewOrder(ORDER_ID, size="M", compartment_id=ORDER_DOOR, customer_ref="UI-Test", code_hmac=digest)
-    order_id = announce(session, new, actor="test")["order_id"]
-    steps.start_loading(session, order_id, actor="courier:test")
-    steps.loading_done(session, order_id, opened=True, actor="courier:test")
+    card = credentials.digest(secret, credentials.Kind.CARD, CUSTOMER_CARD)
+    by_card = NewOrder(CARD_ORDER_ID, size="M", compartment_id=CARD_ORDER_DOOR, customer_ref="UI-Test", card_hmac=card)
+    for order in (new, by_card):
+        order_id = announce(session, order, actor="test")["order_id"]
+        steps.start_loading(session, order_id, actor="courier:test")
+        steps.loading_done(session, order_id, opened=True, actor="courier:test")
 
 
 @pytest.fixture(scope="package")

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.ui.conftest import ORDER_DOOR, PICKUP_CODE, Demo
+from tests.ui.conftest import CARD_ORDER_DOOR, CUSTOMER_CARD, ORDER_DOOR, PICKUP_CODE, Demo
 from tests.ui.kiosk import api, error_code, shoot, tap, visible_text, wait_screen
 
 
@@ -124,3 +124,17 @@ def test_idle_timeout_clears_a_half_typed_pickup_code(open_kiosk: Any, demo: Dem
     wait_screen(page, "start", timeout_s=10)  # nobody answered: back to the start, for the next person
     tap(page, '[data-screen="start"] [data-action="pickup"]')
     assert page.locator('[data-screen="pickup"] output').inner_text() == "–"
+
+
+def test_pickup_with_a_customer_card_on_the_reader(open_kiosk: Any, demo: Demo) -> None:
+    """The reader's tap is simulated as in the badge log-in: the poll says a tap waits, and the daemon
+    (a simulated station) takes the card's UID with the request; it finds the order and opens its door."""
+    page = open_kiosk("landscape")
+    tap(page, '[data-screen="start"] [data-action="pickup"]')
+    wait_screen(page, "pickup")
+    page.route("**/api/pickup/card", lambda route: route.continue_(post_data=json.dumps({"uid": CUSTOMER_CARD})))
+    page.route("**/api/staff/badge", lambda route: route.fulfill(json={"tap_waiting": True}))
+    wait_screen(page, "pickup-door", timeout_s=20)
+    assert f"Fach {CARD_ORDER_DOOR} ist offen" in visible_text(page)
+    page.unroute("**/api/staff/badge")
+    wait_screen(page, "pickup-done", timeout_s=30)
