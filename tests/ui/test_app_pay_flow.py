@@ -69,7 +69,7 @@ def test_app_payment_confirmed_by_the_platform_opens_the_door(
     text = visible_text(page)
     price = f"{offer['total_cents'] // 100},{offer['total_cents'] % 100:02d}\xa0€"
     assert f"Betrag: {price}" in text and "Wir warten auf Ihre App" in text
-    assert "Der Code gilt noch 3 Minuten." in text
+    assert "Der Code gilt noch höchstens 3 Min." in text
     page.wait_for_function("document.querySelector('[data-slot=\"payapp-clock\"]').textContent.startsWith('2:5')")
     sale_id = page.evaluate("window.kiosk.purchase.sale")
 
