@@ -25,6 +25,7 @@ from .locks import DoorConfig, LockBusConfig
 from .mqtt import MqttConfig
 from .nfc import NfcConfig
 from .payment import PaymentConfig
+from .pickup import PickupConfig
 from .printer import PrinterConfig
 from .receipts import ReceiptsConfig
 from .retention import RetentionConfig
@@ -114,6 +115,7 @@ class Config(Section):
     retention: RetentionConfig = RetentionConfig()
     mqtt: MqttConfig | None = None
     staff: StaffConfig = StaffConfig()
+    pickup: PickupConfig = PickupConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
