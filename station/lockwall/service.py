@@ -123,6 +123,12 @@ class LockWall:
         lock = self._locks.setdefault(compartment, asyncio.Lock())
         async with lock:
             op_id = await self.db.write(lambda s: doors.create(s, compartment, reason, reference, actor))
+            if compartment in self._active:
+                # Still open from an earlier opening: a pulse could not be confirmed (no opening edge), and
+                # taking over the tracking would let the earlier door's close end this operation instead.
+                error = "the door is still open from an earlier opening"
+                await self._record(op_id, DoorState.FAILED, error=error)
+                return DoorResult(op_id, compartment, DoorOutcome.UNAVAILABLE, error)
             self._active[compartment] = op_id
             result = await self._pulse_and_confirm(compartment, op_id)
             if result.outcome is not DoorOutcome.OPENED:
