@@ -49,6 +49,7 @@ def build_station(
     station.add(staff)
     holders: list[Any] = []
     settled_first: list[Any] = []
+    station.receipts = desk_from_config(config)
     if config.lock_buses:
         station.lockwall = LockWall(config, station.db)
         station.add(station.lockwall)
@@ -57,11 +58,11 @@ def build_station(
         holders.append(restocked_compartments)
         settled_first.append(restock.recovered)
         offline = OfflineVerifier(config.pickup, config.station.id) if config.pickup.platform_keys else None
-        pickup = PickupService(station.db, station.lockwall, staff, station.clock, offline=offline)
+        pickup = PickupService(station.db, station.lockwall, staff, station.clock, offline=offline,
+                               receipts=station.receipts, print_receipts=config.printer is not None)
         station.add(pickup)
         holders.append(order_compartments)
         settled_first.append(pickup.recovered)
-    station.receipts = desk_from_config(config)
     if config.printer is not None:
         station.printing = PrintService(config.printer, station.db, station.receipts)
         station.add(station.printing)
