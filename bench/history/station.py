@@ -58,35 +58,58 @@ def config_text(database: Path, retention_interval_s: float = 3600) -> tuple[str
 
 
 class Daemon:
-    """`station demo` in its own process; stopped with SIGTERM (then killed)."""
+    """`station simulate --record` and `station run` in their own processes; stopped with SIGTERM."""
 
-    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
-        self.log_path = log
-        self._log = open(log, "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "station.cli", "demo", "--config", str(config), "--log-format", "text",
-             "--log-level", "WARNING"],
-            cwd=REPO, env={**os.environ, **(env or {})}, stdout=self._log, stderr=subprocess.STDOUT,
+    def __init__(self, config: Path, workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.record = workdir / "physical.jsonl"
+        self.record.write_text("")
+        self._logs = [open(workdir / "simulate.log", "a"), open(workdir / "daemon.log", "a")]  # noqa: SIM115
+        common = ["--config", str(config), "--log-format", "text"]
+        self.sim = subprocess.Popen(
+            [sys.executable, "-m", "station.cli", "simulate", *common, "--record", str(self.record)],
+            cwd=REPO, stdout=self._logs[0], stderr=subprocess.STDOUT,
         )
+        self._wait_record("ready")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "station.cli", "run", *common, "--log-level", "WARNING"],
+            cwd=REPO, env={**os.environ, **(env or {})}, stdout=self._logs[1], stderr=subprocess.STDOUT,
+        )
+        self.log_path = workdir / "daemon.log"
 
-    def wait_up(self, base: str, timeout: float = 60.0) -> dict[str, Any]:
+    def _wait_record(self, event: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while f'"event": "{event}"' not in self.record.read_text():
+            if self.sim.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"simulators did not start: {(self.record.parent / 'simulate.log').read_text()}")
+            time.sleep(0.1)
+
+    def physical(self) -> list[dict[str, Any]]:
+        """The physical record so far (pulses, doors, terminal approvals), one dict per line."""
+        return [json.loads(line) for line in self.record.read_text().splitlines() if line]
+
+    def wait_up(self, base: str, timeout: float = 90.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{base}/api/health", timeout=2) as reply:
-                    return dict(json.loads(reply.read()))
+                    health = dict(json.loads(reply.read()))
+                if all(c["status"] == "up" for c in health["components"].values()):
+                    return health
             except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"no answer within {timeout} s:\n{self.log_path.read_text()[-3000:]}")
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"not up within {timeout} s:\n{self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._log.close()
+        for proc in (self.proc, self.sim):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
+        for log in self._logs:
+            log.close()
