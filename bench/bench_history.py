@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -78,13 +79,16 @@ async def measure_day(base: str, daemon: Daemon, args: argparse.Namespace) -> di
     return result
 
 
-def run_day(config_path: Path, work: Path, base: str, args: argparse.Namespace, idle: bool) -> dict[str, Any]:
-    daemon = Daemon(config_path, work)
+def run_day(config_path: Path, work: Path, base: str, args: argparse.Namespace, idle: bool,
+            freeze: bool = True) -> dict[str, Any]:
+    daemon = Daemon(config_path, work, env={"STATION_GC_FREEZE": "1" if freeze else "0"})
     try:
         daemon.wait_up(base)
         out: dict[str, Any] = {"latency": asyncio.run(measure_day(base, daemon, args))}
         if idle:
             out["footprint"] = footprint(daemon.proc.pid, args.idle)
+        with urllib.request.urlopen(f"{base}/api/health", timeout=5) as reply:
+            out["runtime"] = json.loads(reply.read())["components"]["runtime"]["detail"]
         return out
     finally:
         daemon.stop()
@@ -147,6 +151,8 @@ def main() -> None:
     parser.add_argument("--purchases", type=int, default=20)
     parser.add_argument("--idle", type=float, default=30.0, help="seconds the idle footprint is measured over")
     parser.add_argument("--baseline", type=Path, help="checkout of the issue's baseline, for bytes per sale")
+    parser.add_argument("--gc-compare", action="store_true",
+                        help="run day N once more with Python's collector untouched (STATION_GC_FREEZE=0)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (its path is printed)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(dir=REPO, prefix="bench-history-"))
@@ -173,6 +179,9 @@ def main() -> None:
         history_sizes = history(path, config, args, [(sold, 100 / n), (restocked, 20 / n)])
         say(f"day {args.days}")
         last_day = run_day(config_path, work, base, args, idle=True)
+        if args.gc_compare:
+            say(f"day {args.days} without gc.freeze")
+            last_day["unfrozen"] = run_day(config_path, work, base, args, idle=False, freeze=False)
     finally:
         if not args.keep:
             shutil.rmtree(work)
@@ -198,6 +207,15 @@ def report(args: argparse.Namespace, one: dict[str, Any], last: dict[str, Any], 
     r = sizes["retention_end"]
     print(f"retention at the end: {sum(r['removed'].values())} rows in {r['seconds']:.1f} s, "
           f"longest batch {r['longest_batch_ms']:.1f} ms")
+    if "unfrozen" in last:
+        print(f"day {args.days} with Python's collector untouched (no gc.freeze, default thresholds):")
+        for name, then in last["unfrozen"]["latency"].items():
+            print(f"  {name:<26}p50 {then.p50_ms:>7.2f}  p99 {then.p99_ms:>7.2f}  max {then.max_ms:>7.2f}")
+    for label, day in (("gc.freeze", last), ("untouched", last.get("unfrozen"))):
+        if day:
+            g = day["runtime"]
+            print(f"collector ({label}): collections per generation {g['gc_collections']}, longest pause ms "
+                  f"{g['gc_longest_pause_ms']}, frozen objects {g['gc_frozen_objects']}")
     rss, cpu = last["footprint"]
     print(f"idle daemon on day {args.days}: RSS {rss:.0f} MB (target <= 120), CPU {cpu:.2f} % (target <= 3)")
     line = f"bytes written per sale (WAL + checkpoint): now {after['per_sale'] / 1e3:.1f} kB"

@@ -52,6 +52,7 @@ def config_text(database: Path, retention_interval_s: float = 3600) -> tuple[str
         parts.append(f'[fridges.fridge-{unit}]\nline = "cold"\nunit = {unit}\nmodel = "dixell-xr"\nzone = "{zone}"\n'
                      f"poll_s = 10\n")
         parts.append(f'[zones.{zone}]\ntemperature_class = "{klass}"\nalarm_delay_s = 900\n')
+    text = text.replace("[simulation]\n", "[simulation]\ndoor_close_after_s = 0.5\n")
     parts.append(f"[haccp]\nsample_interval_s = {SAMPLE_INTERVAL_S}\n")
     parts.append(f"[retention]\ninterval_s = {retention_interval_s}\n")
     return "\n".join(parts), ports["http"]
