@@ -41,6 +41,7 @@ def config_text(database: Path, retention_interval_s: float = 3600) -> tuple[str
     text = re.sub(r"\[lock_buses\.wall-a\].*?(?=\[doors\])", "", text, flags=re.S)
     text = re.sub(r"\[\[compartments\]\].*?(?=# --- Card terminal)", "", text, flags=re.S)
     text = re.sub(r"\[fridges\.[^\]]+\].*?(?=# --- Deposit)", "", text, flags=re.S)
+    text = text.replace("[simulation]\n", "[simulation]\ndoor_close_after_s = 0.5\n")  # shoppers who are quick
     parts = [text, f'[lock_buses.wall]\nport = "{wall_port.group(1)}"\nprotocol = "cu48"\ntimeout_ms = 300\n']
     parts += [f"[[lock_buses.wall.boards]]\naddress = {b}\n" for b in range(BOARDS)]
     for number in range(1, COMPARTMENTS + 1):
@@ -52,7 +53,6 @@ def config_text(database: Path, retention_interval_s: float = 3600) -> tuple[str
         parts.append(f'[fridges.fridge-{unit}]\nline = "cold"\nunit = {unit}\nmodel = "dixell-xr"\nzone = "{zone}"\n'
                      f"poll_s = 10\n")
         parts.append(f'[zones.{zone}]\ntemperature_class = "{klass}"\nalarm_delay_s = 900\n')
-    text = text.replace("[simulation]\n", "[simulation]\ndoor_close_after_s = 0.5\n")
     parts.append(f"[haccp]\nsample_interval_s = {SAMPLE_INTERVAL_S}\n")
     parts.append(f"[retention]\ninterval_s = {retention_interval_s}\n")
     return "\n".join(parts), ports["http"]
