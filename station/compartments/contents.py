@@ -192,8 +192,11 @@ _OFFER_COLUMNS = (
 class MarkDown(Protocol):
     """What decides a price past the best-before date: a Product, or a row carrying its columns."""
 
-    past_best_before_price_cents: int | None
-    past_best_before_days: int
+    @property
+    def past_best_before_price_cents(self) -> int | None: ...
+
+    @property
+    def past_best_before_days(self) -> int: ...
 
 
 def date_state(use_by: date | None, best_before: date | None, today: date, product: MarkDown) -> str:
