@@ -131,7 +131,7 @@ def history(path: Path, config: Any, args: argparse.Namespace, units: list[tuple
         day0 = first + timedelta(days=start)
         recent = first + timedelta(days=args.days - config.haccp.compact_after_days)
         build.write_haccp(path, config, day0, days, say, recent)
-        build.write_history(path, units, day0.date(), days, say)
+        build.write_history(path, units, day0.date(), days + (label == "end"), say)  # the last day is today
         sizes[f"raw_{label}"] = size(path)
         now = day0 + timedelta(days=days) if label == "half" else build.utcnow()
         sizes[f"retention_{label}"] = retain(path, config, now)
@@ -175,6 +175,7 @@ def main() -> None:
         restocked_from = build.marks(path)
         build.with_db(path, lambda s: build.restock(s, BUY[: args.purchases], config))
         restocked = build.template(path, restocked_from)
+        build.forget(path, empty)
         n = args.purchases
         history_sizes = history(path, config, args, [(sold, 100 / n), (restocked, 20 / n)])
         say(f"day {args.days}")

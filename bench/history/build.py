@@ -36,7 +36,7 @@ from station.demo import seed_demo_stock
 from .station import SAMPLE_INTERVAL_S, ZONES
 
 HISTORY = ("sales", "sale_lines", "payments", "door_operations", "audit_log", "outbox", "receipts", "print_jobs",
-           "orders", "alarms", "vouchers", "deposit_returns")  # fmt: skip
+           "orders", "vouchers", "deposit_returns")  # fmt: skip  (alarms come with faults, not with sales)
 FROZEN = ("4031234567895", "Himbeeren TK 300 g", 349, 0, "frozen", 700)
 _IDENTITY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z0-9_-]{16,}")
 
@@ -106,6 +106,17 @@ def template(path: Path, since: dict[str, int], until: dict[str, int] | None = N
     return found
 
 
+def forget(path: Path, since: dict[str, int]) -> None:
+    """Remove the day-one rows once they are templates: the copies for every day, today's too, replace them.
+
+    Rowid order must stay creation order (retention scans from the oldest rowid and stops at the
+    first young window), so the history goes in first and nothing of today may sit in front of it.
+    """
+    with sqlite3.connect(path) as con:
+        for table in reversed(HISTORY):
+            con.execute(f"DELETE FROM {table} WHERE rowid > ?", (since[table],))
+
+
 def identities(rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]]) -> set[str]:
     """Text keys of the template rows (sale, event, receipt, job ids): each copy gets new ones."""
     keys = {"sales": "id", "outbox": "event_id", "receipts": "id", "print_jobs": "id", "payments": "id",
@@ -150,8 +161,9 @@ def write_history(path: Path, units: list[tuple[dict[str, Any], float]], first: 
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA synchronous=OFF")
     con.execute("PRAGMA foreign_keys=OFF")
-    seq = {s: v for s, v in con.execute("SELECT stream, max(seq) FROM outbox GROUP BY stream")}
     counters = {"main": "outbox.main", "telemetry": "outbox.telemetry"}
+    seq = {stream: con.execute("SELECT coalesce(max(value), 0) FROM counters WHERE name = ?", (name,)).fetchone()[0]
+           for stream, name in counters.items()}  # fmt: skip
     owed = [0.0 for _ in units]
     for offset in range(days):
         day = first + timedelta(days=offset)
