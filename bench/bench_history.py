@@ -126,6 +126,7 @@ def history(path: Path, config: Any, args: argparse.Namespace, units: list[tuple
     """Write the history in two halves, retention after each; sizes for the projection."""
     half, first = args.days // 2, build.start_of(args.days)
     build.drop_haccp(path)
+    build.set_up_before(path, first)
     sizes: dict[str, Any] = {}
     for start, days, label in ((0, half, "half"), (half, args.days - half, "end")):
         day0 = first + timedelta(days=start)

@@ -117,6 +117,14 @@ def forget(path: Path, since: dict[str, int]) -> None:
             con.execute(f"DELETE FROM {table} WHERE rowid > ?", (since[table],))
 
 
+def set_up_before(path: Path, first: datetime) -> None:
+    """The rows of setting the station up (catalogue, first goods, the account) dated the day before the history."""
+    stamp = (first - timedelta(days=1)).isoformat(timespec="microseconds")
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE audit_log SET at = ?", (stamp,))
+        con.execute("UPDATE outbox SET created_at = ?, delivered_at = ?", (stamp, stamp))
+
+
 def identities(rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]]) -> set[str]:
     """Text keys of the template rows (sale, event, receipt, job ids): each copy gets new ones."""
     keys = {"sales": "id", "outbox": "event_id", "receipts": "id", "print_jobs": "id", "payments": "id",
