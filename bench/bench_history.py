@@ -183,6 +183,7 @@ def main() -> None:
         last_day = run_day(config_path, work, base, args, idle=True)
         if args.gc_compare:
             say(f"day {args.days} without gc.freeze")
+            build.with_db(path, lambda s: build.restock(s, BUY[: args.purchases], config))  # goods to buy again
             last_day["unfrozen"] = run_day(config_path, work, base, args, idle=False, freeze=False)
     finally:
         if not args.keep:
