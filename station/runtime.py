@@ -36,18 +36,25 @@ class Runtime:
         self.longest_ms = [0.0, 0.0, 0.0]
         self.total_ms = 0.0
         self._started_at: float | None = None
+        self._thresholds: tuple[int, int, int] | None = None
 
     async def start(self) -> None:
         gc.callbacks.append(self._measure)
         if self.freeze:
             gc.collect()  # what start-up left as garbage goes now, not into the frozen heap
             gc.freeze()
+            self._thresholds = gc.get_threshold()
             gc.set_threshold(*THRESHOLDS)
         self.frozen = gc.get_freeze_count()
 
     async def stop(self) -> None:
+        """Back to Python's collector as it was (for processes that go on: tests starting stations)."""
         if self._measure in gc.callbacks:
             gc.callbacks.remove(self._measure)
+        if self._thresholds is not None:
+            gc.set_threshold(*self._thresholds)
+            gc.unfreeze()
+            self._thresholds = None
 
     def _measure(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
