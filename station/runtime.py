@@ -39,13 +39,13 @@ class Runtime:
         self._thresholds: tuple[int, int, int] | None = None
 
     async def start(self) -> None:
-        gc.callbacks.append(self._measure)
         if self.freeze:
             gc.collect()  # what start-up left as garbage goes now, not into the frozen heap
             gc.freeze()
             self._thresholds = gc.get_threshold()
             gc.set_threshold(*THRESHOLDS)
         self.frozen = gc.get_freeze_count()
+        gc.callbacks.append(self._measure)  # from here on: the collections while the station serves
 
     async def stop(self) -> None:
         """Back to Python's collector as it was (for processes that go on: tests starting stations)."""
