@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .cardterminal import CardTerminal
@@ -23,6 +24,7 @@ from .reports import EndOfDayReports
 from .restock import RestockService
 from .restock.flow import restocked_compartments
 from .retention import Retention
+from .runtime import Runtime
 from .staff import StaffService
 from .vouchers import VoucherService
 
@@ -33,12 +35,14 @@ def build_station(
     file_config: Config | None = None,
     overlay: OverlayState | None = None,
     clock: Clock | None = None,
+    freeze_heap: bool = False,
 ) -> Station:
     """Construct every component (no I/O happens here); start order is the order added.
 
     `config` is what runs (the file plus a stored overlay, see `config.overlay.effective_config`);
     `file_config` is the file alone, against which a new overlay from the platform is checked.
-    `clock` replaces the wall clock (tests: a `ManualClock`).
+    `clock` replaces the wall clock (tests: a `ManualClock`). `freeze_heap`: the daemon process
+    (`station run`, `station demo`) hands its start-up heap out of the collector's sight (`runtime`).
     """
     station = Station(config, overlay=overlay, clock=clock)
     base = file_config or config
@@ -113,7 +117,14 @@ def build_station(
             validate_overlay=lambda candidate: check_overlay(base, candidate),
         )
         station.add(station.sync)
+    station.add(Runtime(freeze=freeze_heap))  # the last one started: the heap it freezes is the whole start-up
     return station
+
+
+def daemon_freezes_heap() -> bool:
+    """The daemon freezes its start-up heap unless STATION_GC_FREEZE=0 (to measure the difference:
+    bench/bench_history.py --gc-compare)."""
+    return os.environ.get("STATION_GC_FREEZE", "1") != "0"
 
 
 def check_overlay(file_config: Config, overlay: dict[str, Any]) -> None:
