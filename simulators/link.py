@@ -11,6 +11,7 @@ import contextlib
 import os
 import tty
 from collections.abc import Awaitable, Callable
+from typing import Self
 
 
 class SimLink:
@@ -129,3 +130,66 @@ async def serve_tcp(
 
 def server_port(server: asyncio.Server) -> int:
     return server.sockets[0].getsockname()[1]
+
+
+class LinkServer:
+    """What every byte-link simulator shares: serve its device on ptys and TCP, stop them all.
+
+    A subclass implements `_serve(link)` (the device's side of one link) and names its tasks with
+    `task_prefix`. `_late` holds replies scheduled for later (late-reply faults); `stop` drops them.
+    """
+
+    task_prefix = "sim"
+
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task[None]] = []
+        self._links: list[SimLink] = []
+        self._servers: list[asyncio.Server] = []
+        self._late: list[asyncio.TimerHandle] = []
+
+    async def _serve(self, link: SimLink) -> None:
+        raise NotImplementedError
+
+    async def start_pty(self) -> str:
+        """Serve a new raw pty; returns the path the driver opens."""
+        link = PtyLink()
+        self._links.append(link)
+        self._tasks.append(asyncio.create_task(self._serve(link), name=f"{self.task_prefix}-pty-{link.path}"))
+        return link.path
+
+    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve raw TCP (a network device or an RS485-to-Ethernet bridge); returns the `socket://` URL."""
+
+        async def _handler(link: SimLink) -> None:
+            self._links.append(link)
+            await self._serve(link)
+
+        server = await serve_tcp(_handler, host, port)
+        self._servers.append(server)
+        return f"socket://{host}:{server_port(server)}"
+
+    async def stop(self) -> None:
+        """Close every link and server; pending late replies are dropped."""
+        for handle in self._late:
+            handle.cancel()
+        for server in self._servers:
+            server.close()
+        for link in self._links:
+            link.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+        self._tasks.clear()
+        self._links.clear()
+        self._servers.clear()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -14,6 +14,8 @@ from .daemon import Station
 from .lockwall import LockWall
 from .lockwall.remote import RemoteDoors
 from .nfcreader import NfcComponent
+from .orders.steps import unfinished_compartments as order_compartments
+from .pickup import OfflineVerifier, PickupService
 from .printing import PrintService, desk_from_config
 from .purchase import PurchaseService
 from .purchase.age import AgeGate
@@ -56,6 +58,11 @@ def build_station(
         station.add(restock)
         holders.append(restocked_compartments)
         settled_first.append(restock.recovered)
+        offline = OfflineVerifier(config.pickup, config.station.id) if config.pickup.platform_keys else None
+        pickup = PickupService(station.db, station.lockwall, staff, station.clock, offline=offline)
+        station.add(pickup)
+        holders.append(order_compartments)
+        settled_first.append(pickup.recovered)
     station.receipts = desk_from_config(config)
     if config.printer is not None:
         station.printing = PrintService(config.printer, station.db, station.receipts)

@@ -26,7 +26,7 @@ from .clock import start_of_day
 from .compartments.contents import date_state
 from .compartments.flow import Slot
 from .db.haccp_models import ColdChainBlock
-from .db.models import Alarm, Compartment, CompartmentContent, Product
+from .db.models import Alarm, Compartment, CompartmentContent, Order, Product
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
@@ -156,6 +156,7 @@ NEEDS_CHECK_WHY = [  # (start of the recorded reason, German)
     ("door pulsed, opening not seen", "Tür hat sich beim Kauf vielleicht geöffnet – Inhalt unbekannt"),
     ("door may have opened unseen", "Tür hat sich vielleicht unbemerkt geöffnet – Inhalt unbekannt"),
     ("restart during a pick-up", "Abholung wurde durch einen Neustart unterbrochen – Inhalt unbekannt"),
+    ("door pulsed for a pick-up", "Tür hat sich bei einer Abholung vielleicht nicht geöffnet – Inhalt prüfen"),
     ("back in service", "Fach ist wieder in Betrieb – Inhalt unbekannt"),
 ]
 
@@ -180,6 +181,21 @@ def needs_check_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
 
 
 @register_source
+def expired_order_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
+    """Orders and parcels not collected in time: a volunteer takes them out (they go back)."""
+    for order in session.scalars(select(Order).where(Order.state == "expired").order_by(Order.id)):
+        comp = order.compartment_id
+        what = "Paket" if order.kind == "parcel" else "Bestellung"
+        until = ""
+        if order.expires_at is not None:
+            until = f" (abholbar bis {order.expires_at.astimezone(ctx.tz).strftime('%d.%m.%Y %H:%M')})"
+        yield Task("order.expired", f"order:{order.external_id}", _fach(comp) if comp else "Abholung",
+                   f"{what} {order.external_id} wurde nicht abgeholt{until}",
+                   "Fach öffnen (Zurücknehmen) und die Sendung herausnehmen: sie geht zurück",
+                   order.updated_at or order.expires_at or ctx.now, "warning", comp)
+
+
+@register_source
 def cold_chain_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
     for blk in session.scalars(select(ColdChainBlock).where(ColdChainBlock.state == "blocked")):
         yield Task("coldchain.corrective_action", f"compartment:{blk.compartment_id}", _fach(blk.compartment_id),
@@ -197,6 +213,8 @@ ALARM_TEXTS = {  # kind -> (what, what to do)
     "coldchain.zone_excursion": ("Temperatur außerhalb des Grenzwerts", "Kühlgerät prüfen: Tür zu? Abtauung? Störung?"),
     "payment.reconciliation_mismatch": ("Tagesabschluss passt nicht zu den Buchungen", "Betreiber informieren"),
     "staff.locked": ("Anmeldung nach zu vielen Fehlversuchen gesperrt", "Betreiber hebt die Sperre auf"),
+    "pickup.locked": ("Eingabe von Abholcodes nach zu vielen falschen Codes gesperrt",
+                      "Betreiber hebt die Sperre auf (QR-Code und Kundenkarte gehen weiter)"),
 }
 DEVICE_NAMES = {"lockwall": "Schließfachwand", "coldchain": "Kühlung", "terminal": "Kartenterminal",
                 "nfc": "Ausweisleser", "printer": "Bondrucker", "deposit": "Pfandautomat", "sync": "Verbindung"}
@@ -210,6 +228,8 @@ def _where(subject: str) -> str:
         return f"Kühlzone {name}"
     if kind in ("keypad", "pin", "reader", "badge"):
         return "Anmeldung"
+    if kind.startswith("pickup"):
+        return "Abholung"
     return DEVICE_NAMES.get(kind, subject)
 
 

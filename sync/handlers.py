@@ -24,6 +24,8 @@ from station.coldchain.transitions import open_block
 from station.compartments import owner
 from station.db.types import utcnow
 from station.journal import audit
+from station.pickup import credentials as pickup_credentials
+from station.pickup import offline as pickup_offline
 from station.staff import accounts as staff_accounts
 from station.vouchers import VoucherError
 from station.vouchers import ledger as vouchers
@@ -67,6 +69,7 @@ def register_handlers(router: CommandRouter) -> None:
     router.register("set_prices", set_prices, params=P.SetPrices)
     router.register("create_order", create_order, params=P.CreateOrder)
     router.register("cancel_order", cancel_order, params=P.CancelOrder)
+    router.register("revoke_pickup_codes", revoke_pickup_codes, params=P.RevokePickupCodes)
     router.register("request_snapshot", request_snapshot, params=P.RequestSnapshot)
     router.register("apply_config_overlay", apply_config_overlay, params=P.ApplyConfigOverlay)
     router.register("redeem_voucher", redeem_voucher, params=P.RedeemVoucher)
@@ -207,15 +210,39 @@ async def set_prices(p: P.SetPrices, ctx: CommandContext) -> dict[str, Any]:
 
 # -- orders --------------------------------------------------------------------------------------
 async def create_order(p: P.CreateOrder, ctx: CommandContext) -> dict[str, Any]:
+    staff = ctx.services.staff if ctx.services else None
+    credentials = (p.pickup_code, p.qr_token, p.card_uid)
+    if staff is None and any(c is not None for c in credentials):
+        raise CommandError("not_supported", "this station keeps no key to store pick-up credentials with")
+
+    def digest(kind: pickup_credentials.Kind, value: str | None) -> str | None:
+        if value is None:
+            return None
+        assert staff is not None
+        return pickup_credentials.digest(staff.secret, kind, value)
+
+    new = orders.NewOrder(
+        p.external_id, kind=p.kind, size=p.size, zone=p.zone, customer_ref=p.customer_ref, items=p.items,
+        compartment_id=p.compartment_id, amount_due_cents=p.amount_due_cents, expires_at=p.expires_at,
+        code_hmac=digest(pickup_credentials.Kind.CODE, p.pickup_code),
+        qr_hmac=digest(pickup_credentials.Kind.QR, p.qr_token),
+        card_hmac=digest(pickup_credentials.Kind.CARD, p.card_uid), details=p.details,
+    )
+
     def _apply(session: Session) -> dict[str, Any]:
         try:
-            return orders.announce(
-                session, p.external_id, kind=p.kind, actor=ctx.actor, compartment_id=p.compartment_id,
-                amount_due_cents=p.amount_due_cents, expires_at=p.expires_at, code_hmac=p.code_hmac,
-                details=p.details, reference=ctx.cmd.cmd_id,
-            )
+            return orders.announce(session, new, actor=ctx.actor, reference=ctx.cmd.cmd_id)
         except orders.OrderError as exc:
             raise CommandError(exc.code, str(exc)) from None
+
+    return await ctx.transact(_apply)
+
+
+async def revoke_pickup_codes(p: P.RevokePickupCodes, ctx: CommandContext) -> dict[str, Any]:
+    def _apply(session: Session) -> dict[str, Any]:
+        added = pickup_offline.revoke(session, list(p.token_ids), actor=ctx.actor, reference=ctx.cmd.cmd_id,
+                                      now=utcnow())
+        return {"revoked": added, "known": len(p.token_ids) - added}
 
     return await ctx.transact(_apply)
 

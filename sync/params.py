@@ -68,15 +68,34 @@ class SetPrices(Params):
 
 
 class CreateOrder(Params):
-    """Announce a pick-up order; idempotent on `external_id`."""
+    """Announce a pick-up order or parcel; idempotent on `external_id`.
+
+    No credential is stored as sent: the station keeps only HMAC-SHA256 digests under its own key.
+    """
 
     external_id: str = Field(min_length=1, max_length=64)
     kind: Literal["order", "parcel"] = "order"
-    compartment_id: int | None = Field(default=None, ge=1, le=9999, description="number printed on the door")
+    compartment_id: int | None = Field(default=None, ge=1, le=9999,
+                                       description="the compartment to use (else the station picks one that fits)")
+    size: Literal["S", "M", "L", "XL"] | None = Field(default=None, description="smallest compartment size it fits")
+    zone: str | None = Field(default=None, min_length=1, max_length=64,
+                             description="temperature zone as the station names it (snapshot); none: ambient")
+    customer_ref: str | None = Field(default=None, max_length=64, description="the platform's customer reference")
+    items: list[dict[str, Any]] = Field(default_factory=list, max_length=200)
     amount_due_cents: int = Field(default=0, ge=0, le=10_000_000)
-    expires_at: AwareDatetime | None = None
-    code_hmac: str | None = Field(default=None, max_length=128)
+    expires_at: AwareDatetime | None = Field(default=None, description="valid until: then it goes back")
+    pickup_code: str | None = Field(default=None, pattern=r"^\d{10,16}$", description="typed code, 10-16 digits")
+    qr_token: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{22,86}$",
+                                 description="QR token, base64url, at least 128 bits")
+    card_uid: str | None = Field(default=None, pattern=r"^([0-9A-Fa-f]{2}){4,10}$",
+                                 description="UID of the customer's NFC card (hex)")
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+class RevokePickupCodes(Params):
+    """Put signed offline pick-up codes on the station's revocation list (by their `jti`)."""
+
+    token_ids: list[str] = Field(min_length=1, max_length=1000)
 
 
 class CancelOrder(Params):
@@ -204,6 +223,7 @@ ACTIONS: dict[str, type[Params]] = {
     "set_prices": SetPrices,
     "create_order": CreateOrder,
     "cancel_order": CancelOrder,
+    "revoke_pickup_codes": RevokePickupCodes,
     "request_snapshot": RequestSnapshot,
     "apply_config_overlay": ApplyConfigOverlay,
     "redeem_voucher": RedeemVoucher,

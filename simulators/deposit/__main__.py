@@ -12,12 +12,12 @@ import argparse
 import asyncio
 import contextlib
 import random
-import signal
 import sys
 import time
 
 from deposit.protocol import State
 
+from ..cli import run, serve_until_signalled
 from .bus import DepositBusSimulator
 from .machine import SimulatedDepositMachine
 from .shopper import Shopper
@@ -59,30 +59,18 @@ async def _serve(args: argparse.Namespace) -> None:
     fridges = [int(part) for part in args.fridge_units.split(",") if part.strip()]
     start = time.monotonic()
     sim = DepositBusSimulator([machine], fridge_units=fridges, seed=args.seed, clock=lambda: time.monotonic() - start)
-    if args.tcp is not None or not args.pty:
-        print("tcp", await sim.start_tcp(port=args.tcp or 0), flush=True)
-    if args.pty:
-        print("pty", await sim.start_pty(), flush=True)
     shopper = asyncio.create_task(_shop(machine, args), name="deposit-sim-shopper") if args.shopper else None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await serve_until_signalled(sim, args.tcp, args.pty)
     finally:
         if shopper is not None:
             shopper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await shopper
-        await sim.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
-    return 0
+    return run(_serve(_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -137,8 +137,12 @@ class SimulatedDepositMachine:
     def status(self) -> MachineStatus:
         t = self._totals
         counters = Counters(
-            t.session_accepted, t.session_rejected, t.session_deposit_cents,
-            t.accepted_total, t.deposit_total_cents, t.rejected_total,
+            t.session_accepted,
+            t.session_rejected,
+            t.session_deposit_cents,
+            t.accepted_total,
+            t.deposit_total_cents,
+            t.rejected_total,
         )
         return MachineStatus(
             proto_version=PROTOCOL_VERSION,
@@ -392,4 +396,3 @@ class SimulatedDepositMachine:
                 self.uncredited.append(self.in_transport)
                 self.in_transport = None
         self.session_open = False
-

@@ -7,14 +7,12 @@ interrupted. Time runs `--speed` times faster than real time so the demo shows d
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import signal
 import sys
 import time
 
 from drivers.fridge.registermap import load_map
 
+from ..cli import run, serve_until_signalled
 from .bus import FridgeBusSimulator
 from .thermal import ThermalParams
 
@@ -48,25 +46,11 @@ async def _serve(args: argparse.Namespace) -> None:
         for unit in _ids(args.units)
     }
     sim = FridgeBusSimulator(load_map(args.model), units, clock=clock, seed=args.seed)
-    if args.tcp is not None or not args.pty:
-        print("tcp", await sim.start_tcp(port=args.tcp or 0), flush=True)
-    if args.pty:
-        print("pty", await sim.start_pty(), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await sim.stop()
+    await serve_until_signalled(sim, args.tcp, args.pty)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
-    return 0
+    return run(_serve(_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

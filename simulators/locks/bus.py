@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import dataclasses
 import random
 import time
@@ -22,7 +21,7 @@ from collections.abc import Callable, Iterable
 
 from drivers.locks.codec import STX, FrameDecoder
 
-from ..link import PtyLink, SimLink, serve_tcp, server_port
+from ..link import LinkServer, SimLink
 from .board import BoardFaults, CorruptMode, SimBoard
 from .dialects import SimDialect, SimRequest, dialect_for
 from .door import SimLock
@@ -32,8 +31,10 @@ PulseHook = Callable[[int, int], None]  # (board, lock) when an unlock pulse rea
 _LOCK_KNOBS = {"jammed", "sensor", "auto_close", "open_delay_s", "close_after_s", "item_present", "takes_goods"}
 
 
-class LockBusSimulator:
+class LockBusSimulator(LinkServer):
     """Several boards on one simulated line; all methods run in the loop that started it."""
+
+    task_prefix = "sim-locks"
 
     def __init__(
         self,
@@ -54,6 +55,7 @@ class LockBusSimulator:
         lost (models a board still switching from transmit to receive). `clock` drives the door
         model only; reception timestamps always use time.monotonic().
         """
+        super().__init__()
         self.dialect: SimDialect = dialect_for(protocol, dialect)
         self.protocol = protocol
         self._clock = clock
@@ -73,59 +75,9 @@ class LockBusSimulator:
         self.on_frame: FrameHook | None = None  # called with (time.monotonic(), frame) per request
         self.on_pulse: PulseHook | None = None  # called per lock an unlock pulse reaches (the physical record)
         self._last_tx_end = -1e9
-        self._tasks: list[asyncio.Task[None]] = []
-        self._links: list[SimLink] = []
-        self._servers: list[asyncio.Server] = []
-        self._late: list[asyncio.TimerHandle] = []
 
     def _new_board(self, address: int, open_delay_s: float, close_after_s: float) -> SimBoard:
         return SimBoard(address, self.dialect.lock_count, open_delay_s=open_delay_s, close_after_s=close_after_s)
-
-    # ---- links ------------------------------------------------------------------------------
-
-    async def start_pty(self) -> str:
-        """Serve a new raw pty; returns the path the driver opens."""
-        link = PtyLink()
-        self._links.append(link)
-        self._tasks.append(asyncio.create_task(self._serve(link), name=f"sim-locks-pty-{link.path}"))
-        return link.path
-
-    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve TCP (like an RS485-to-Ethernet bridge); returns the driver's `socket://` URL."""
-
-        async def _handler(link: SimLink) -> None:
-            self._links.append(link)
-            await self._serve(link)
-
-        server = await serve_tcp(_handler, host, port)
-        self._servers.append(server)
-        return f"socket://{host}:{server_port(server)}"
-
-    async def stop(self) -> None:
-        """Close every link and server; pending late replies are dropped."""
-        for handle in self._late:
-            handle.cancel()
-        for server in self._servers:
-            server.close()
-        for link in self._links:
-            link.close()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 1.0)
-        self._tasks.clear()
-        self._links.clear()
-        self._servers.clear()
-
-    async def __aenter__(self) -> LockBusSimulator:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # ---- control API ------------------------------------------------------------------------
 

@@ -7,11 +7,9 @@ Prints one line per endpoint ("tcp socket://127.0.0.1:9100", "pty /dev/pts/7"), 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import signal
 import sys
 
+from ..cli import run, serve_until_signalled
 from .device import Paper, ReplyMode
 from .server import PrinterSimulator
 from .transcript import Job
@@ -45,25 +43,11 @@ async def _serve(args: argparse.Namespace) -> None:
     sim.set_faults(cover_open=args.cover_open, offline=args.offline, cutter_error=args.cutter_error, reply=args.reply)
     if args.transcripts:
         sim.on_job = _print_job
-    if args.tcp is not None or not args.pty:
-        print("tcp", await sim.start_tcp(port=args.tcp or 0), flush=True)
-    if args.pty:
-        print("pty", await sim.start_pty(), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await sim.stop()
+    await serve_until_signalled(sim, args.tcp, args.pty)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
-    return 0
+    return run(_serve(_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Callable
 
-from ..link import PtyLink, SimLink, serve_tcp, server_port
+from ..link import LinkServer, PtyLink, SimLink
 from .device import Paper, PrinterMechanism, ReplyMode
 from .escpos import DLE, EscPosParser, Op
 from .transcript import Job, TranscriptBuilder
@@ -47,8 +47,10 @@ def paper_cost(op: Op) -> int:
     return 0
 
 
-class PrinterSimulator:
+class PrinterSimulator(LinkServer):
     """One simulated receipt printer; all methods run in the loop that started it."""
+
+    task_prefix = "sim-printer"
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class PrinterSimulator:
         near_end_lines: int = 40,
         late_s: float = 1.0,
     ) -> None:
+        super().__init__()
         self.mechanism = PrinterMechanism(paper_lines=paper_lines, near_end_lines=near_end_lines, late_s=late_s)
         self._rng = random.Random(seed)
         self.jobs: list[Job] = []
@@ -67,55 +70,6 @@ class PrinterSimulator:
         self.on_job: JobHook | None = None
         self._job_counter = 0
         self._changed = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._links: list[SimLink] = []
-        self._servers: list[asyncio.Server] = []
-        self._late: list[asyncio.TimerHandle] = []
-
-    # ---- links ------------------------------------------------------------------------------
-
-    async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve raw TCP like a network printer's port 9100; returns the driver's `socket://` URL."""
-
-        async def _handler(link: SimLink) -> None:
-            self._links.append(link)
-            await self._serve(link)
-
-        server = await serve_tcp(_handler, host, port)
-        self._servers.append(server)
-        return f"socket://{host}:{server_port(server)}"
-
-    async def start_pty(self) -> str:
-        """Serve a new raw pty; returns the path the driver opens."""
-        link = PtyLink()
-        self._links.append(link)
-        self._tasks.append(asyncio.create_task(self._serve(link), name=f"sim-printer-pty-{link.path}"))
-        return link.path
-
-    async def stop(self) -> None:
-        for handle in self._late:
-            handle.cancel()
-        for server in self._servers:
-            server.close()
-        for link in self._links:
-            link.close()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 1.0)
-        self._tasks.clear()
-        self._links.clear()
-        self._servers.clear()
-
-    async def __aenter__(self) -> PrinterSimulator:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # ---- control API ------------------------------------------------------------------------
 

@@ -12,11 +12,13 @@ from . import (
     docs,
     errors,
     health,
+    pickup,
     purchases,
     receipts,
     returns,
     staff,
     staff_cards,
+    staff_orders,
     staff_reports,
     staff_restock,
     staff_users,
@@ -55,6 +57,8 @@ def create_app(station: Station | None) -> FastAPI:
     app.include_router(staff.router, prefix="/api")
     app.include_router(staff_reports.router, prefix="/api")
     app.include_router(staff_restock.router, prefix="/api")
+    app.include_router(staff_orders.router, prefix="/api")
+    app.include_router(pickup.router, prefix="/api")
     app.include_router(staff_users.router, prefix="/api")
     app.include_router(staff_cards.router, prefix="/api")
     install_ui(app)  # the touchscreen: "/", its static files and its own small API (station/ui)

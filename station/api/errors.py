@@ -138,24 +138,35 @@ SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
     "conflict": ServiceErrorRule(409, "Das gibt es schon"),
     "last_operator": ServiceErrorRule(409, "Das letzte Betreiberkonto muss bleiben"),
     "weak_pin": ServiceErrorRule(422, "Diese PIN ist nicht erlaubt"),
+    # pick-up of orders and parcels (station/pickup, station/orders; routes in pickup.py, staff_orders.py)
+    "unknown_order": ServiceErrorRule(404, "Diese Bestellung kennt die Station nicht"),
+    "unknown_compartment": ServiceErrorRule(422, "Dieses Fach gibt es nicht"),
+    "order_state": ServiceErrorRule(409, "Das geht mit dieser Bestellung gerade nicht"),
+    "expired": ServiceErrorRule(409, "Die Abholfrist ist abgelaufen"),
+    "blocked": ServiceErrorRule(409, "Das Fach ist gesperrt – bitte den Betreiber anrufen"),
+    "wrong_station": ServiceErrorRule(409, "Dieser Abholcode gehört zu einer anderen Station"),
+    "revoked": ServiceErrorRule(409, "Dieser Abholcode wurde zurückgezogen"),
 }
 
 # What each status means in the OpenAPI document.
 DESCRIPTIONS = {
     400: "The body is not JSON (`malformed_json`).",
     401: "Not logged in, or the log-in failed: `not_logged_in`, `session_expired`, `wrong_credentials`, "
-    "`unknown_badge`, `wrong_code`, `pin_required`, `badge_required`.",
+    "`unknown_badge`, `wrong_code` (also a pick-up code that matches no order), `pin_required`, `badge_required`.",
     403: "Logged in, but not allowed: `forbidden` (e.g. an operator's route for a volunteer), "
     "`simulation_only`, `unknown_keypad`; a cart with goods from 16 or 18 and no proof of age before payment: "
     "`age_check_required` (`message` says which proofs count).",
-    404: "Not found (`not_found`; a voucher code the station does not know: `unknown_voucher`).",
+    404: "Not found (`not_found`; a voucher code the station does not know: `unknown_voucher`; an order: "
+    "`unknown_order`).",
     409: "Not now: `busy`, `not_available`, `app_unavailable` (paying by app needs the link to the platform; the "
     "card still works), `too_late`, `already_redeemed` (a voucher used before), `no_badge`, "
-    "`conflict`, `last_operator`; `message` says what to do.",
+    "`conflict`, `last_operator`; pick-up: `order_state` (already collected: a code is single-use), `expired`, "
+    "`blocked` (cold chain or operator hold), `wrong_station`, `revoked`; `message` says what to do.",
     422: "The request does not fit the schema (`invalid_request`, with `detail`), or the service refused "
     "the choice (`invalid`).",
-    429: "Too many failed attempts: voucher checks (`throttled`, locked for a minute), log-ins (`throttled`: "
-    "paused, `Retry-After` gives the seconds left; `locked`: until an operator lifts it); `message` says so.",
+    429: "Too many failed attempts: voucher checks (`throttled`, locked for a minute), log-ins and pick-up codes "
+    "(`throttled`: paused, `Retry-After` gives the seconds left; `locked`: until an operator lifts it); "
+    "`message` says so in plain words.",
     503: "The service is not configured at this station (`unavailable`), or the station's storage cannot be "
     "written (`storage_unavailable`); try again later.",
     500: "A bug in the station (`internal_error`); the traceback is in the station's log, not here.",

@@ -102,5 +102,11 @@ async def operator_session(live: Current) -> LiveSession:
     return _needs(live, (Role.OPERATOR,), "Das")
 
 
+async def loader_session(live: Current) -> LiveSession:
+    """Couriers, producers (courier role), volunteers and operators: loading orders and parcels."""
+    return _needs(live, (Role.COURIER, Role.VOLUNTEER, Role.OPERATOR), "Das")
+
+
 Volunteer = Annotated[LiveSession, Depends(volunteer_session)]
+Loader = Annotated[LiveSession, Depends(loader_session)]
 Operator = Annotated[LiveSession, Depends(operator_session)]

@@ -61,7 +61,8 @@ class BadgeIn(BaseModel):
 
 
 class LockOut(BaseModel):
-    scope: str = Field(description="keypad:<id>, pin:<account>, reader:<name> or badge:<account>")
+    scope: str = Field(description="keypad:<id>, pin:<account>, reader:<name>, badge:<account>; pick-up: "
+                       "pickup-keypad:<id>, pickup-station:all, pickup-scanner:<id>")
     in_a_row: int
     failures_24h: int
     paused_until: datetime | None
@@ -70,7 +71,8 @@ class LockOut(BaseModel):
 
 class UnlockIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    scope: str = Field(pattern=r"^(keypad|pin|reader|badge):[A-Za-z0-9_.-]{1,64}$")
+    scope: str = Field(pattern=r"^(keypad|pin|reader|badge|pickup-keypad|pickup-station|pickup-scanner)"
+                       r":[A-Za-z0-9_.-]{1,64}$")
 
 
 class UnlockOut(BaseModel):

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import logging
 import sys
-from collections.abc import Iterator
 
 from deposit import Command, DepositMachine, MachineStatus, ProtocolError
 from drivers.modbus import LineSettings, ModbusError, ModbusExceptionResponse, ModbusLine
+from station.cli.hw_modbus import add_line_arguments, quiet_logs
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE = 0, 1, 2
 
@@ -27,42 +25,27 @@ def register(hw_subparsers: argparse._SubParsersAction) -> None:
     deposit = hw_subparsers.add_parser("deposit", help="deposit return machine (Modbus, interface v1)")
     sub = deposit.add_subparsers(dest="deposit_command", required=True, metavar="ACTION")
     status = sub.add_parser("status", help="state, faults, FIFO depth and counters of the machine (read only)")
-    where = status.add_mutually_exclusive_group(required=True)
-    where.add_argument("--port", help="serial port as pyserial URL: /dev/ttyUSB0, a pty, socket://host:port")
-    where.add_argument("--tcp", metavar="HOST[:PORT]", help="Modbus TCP gateway instead of a serial line")
-    status.add_argument("--unit", type=int, required=True, help="Modbus unit id of the machine, 1-247")
+    add_line_arguments(status, "Modbus TCP gateway instead of a serial line", "Modbus unit id of the machine, 1-247")
     status.add_argument("--baudrate", type=int, default=9600)
     status.add_argument("--parity", choices=["N", "E", "O"], default="N")
-    status.add_argument("--timeout-ms", type=float, default=1000.0)
-    status.add_argument("--retries", type=int, default=1)
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.set_defaults(handler=status_command)
 
 
-@contextlib.contextmanager
-def _quiet_logs() -> Iterator[None]:
-    """The command prints its own verdict: silence pymodbus's per-timeout errors and the down/up lines."""
-    loggers = {logging.getLogger("pymodbus"): logging.CRITICAL, logging.getLogger("drivers"): logging.ERROR}
-    saved = {logger: logger.level for logger in loggers}
-    for logger, level in loggers.items():
-        logger.setLevel(level)
-    try:
-        yield
-    finally:
-        for logger, level in saved.items():
-            logger.setLevel(level)
-
-
 def status_command(args: argparse.Namespace) -> int:
-    with _quiet_logs():
+    with quiet_logs():
         return _status_command(args)
 
 
 def _status_command(args: argparse.Namespace) -> int:
     try:
         settings = LineSettings(
-            port=args.port, tcp=args.tcp, baudrate=args.baudrate, parity=args.parity,
-            timeout_ms=args.timeout_ms, retries=args.retries,
+            port=args.port,
+            tcp=args.tcp,
+            baudrate=args.baudrate,
+            parity=args.parity,
+            timeout_ms=args.timeout_ms,
+            retries=args.retries,
         )
         line = ModbusLine("cli", settings)
         machine = DepositMachine(str(args.unit), line, args.unit)
@@ -130,7 +113,6 @@ def format_status(status: MachineStatus, unit: int, where: str) -> str:
         f"{c.session_rejected} rejected"
     )
     rows.append(
-        f"  {'lifetime':<14} {c.accepted_total} accepted ({_euro(c.deposit_total_cents)}), "
-        f"{c.rejected_total} rejected"
+        f"  {'lifetime':<14} {c.accepted_total} accepted ({_euro(c.deposit_total_cents)}), {c.rejected_total} rejected"
     )
     return "\n".join(rows)

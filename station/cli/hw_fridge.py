@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import logging
 import sys
-from collections.abc import Iterator
 
 from drivers.fridge import FridgeController, FridgeReading, MapError, load_map
 from drivers.modbus import LineSettings, ModbusError, ModbusLine
+from station.cli.hw_modbus import add_line_arguments, quiet_logs
 
 
 def register(hw_subparsers: argparse._SubParsersAction) -> None:
@@ -19,37 +17,20 @@ def register(hw_subparsers: argparse._SubParsersAction) -> None:
     fridge = hw_subparsers.add_parser("fridge", help="fridge/freezer temperature controllers (Modbus)")
     sub = fridge.add_subparsers(dest="fridge_command", required=True, metavar="ACTION")
     read = sub.add_parser("read", help="read probes, setpoint and alarm state of one controller")
-    where = read.add_mutually_exclusive_group(required=True)
-    where.add_argument("--port", help="serial port as pyserial URL: /dev/ttyUSB0, a pty, socket://host:port")
-    where.add_argument("--tcp", metavar="HOST[:PORT]", help="Modbus TCP device instead of a serial line")
-    read.add_argument("--unit", type=int, required=True, help="Modbus unit id (controller parameter Adr), 1-247")
+    add_line_arguments(
+        read, "Modbus TCP device instead of a serial line", "Modbus unit id (controller parameter Adr), 1-247"
+    )
     read.add_argument("--model", default="dixell-xr", help="register map name or .json path (default dixell-xr)")
     read.add_argument("--baudrate", type=int, default=None, help="default: the map's (9600 for dixell-xr)")
     read.add_argument("--parity", choices=["N", "E", "O"], default=None)
-    read.add_argument("--timeout-ms", type=float, default=1000.0)
-    read.add_argument("--retries", type=int, default=1)
     read.add_argument("--probes", default=None, help="comma-separated probes to read (default: the map's)")
     read.add_argument("--json", action="store_true", help="print the reading as JSON")
     read.set_defaults(handler=read_command)
 
 
-@contextlib.contextmanager
-def _quiet_logs() -> Iterator[None]:
-    """The command prints its own verdict: silence pymodbus's per-timeout errors and our down/up lines."""
-    loggers = {logging.getLogger("pymodbus"): logging.CRITICAL, logging.getLogger("drivers"): logging.ERROR}
-    saved = {logger: logger.level for logger in loggers}
-    for logger, level in loggers.items():
-        logger.setLevel(level)
-    try:
-        yield
-    finally:
-        for logger, level in saved.items():
-            logger.setLevel(level)
-
-
 def read_command(args: argparse.Namespace) -> int:
     """Exit 0 with a reading; 1 when the controller does not answer or refuses; 2 for a bad map or option."""
-    with _quiet_logs():
+    with quiet_logs():
         return _read_command(args)
 
 

@@ -102,6 +102,50 @@ def sale_settled(session: Session, compartment: int, sale_id: str, outcome: str)
         _move(session, compartment, Slot.NEEDS_CHECK, reference=sale_id, why=why, sale_id=sale_id)
 
 
+# -- orders and parcels ----------------------------------------------------------------------------
+def assign_to_order(session: Session, compartment: int, order_ref: str, actor: str = "system") -> None:
+    """Kept free for an order or parcel: only an empty compartment with no hold on it."""
+    if blocked_reason(session, compartment) is not None:
+        raise CompartmentError(f"Fach {compartment} ist gesperrt")
+    _move(session, compartment, Slot.ASSIGNED, expect={Slot.EMPTY}, actor=actor, reference=order_ref)
+
+
+def order_unassigned(session: Session, compartment: int, order_ref: str, actor: str = "system") -> None:
+    """The order was cancelled before it was loaded: free again."""
+    if status(session, compartment) is Slot.ASSIGNED:
+        _move(session, compartment, Slot.EMPTY, actor=actor, reference=order_ref)
+
+
+def order_loaded(session: Session, compartment: int, order_ref: str, actor: str) -> None:
+    _move(session, compartment, Slot.HOLDING, expect={Slot.ASSIGNED}, actor=actor, reference=order_ref)
+
+
+def open_for_order(session: Session, compartment: int, order_ref: str, actor: str, *,
+                   despite_hold: bool = False) -> None:
+    """Opened to hand an order out: refused when held (cold chain, operator) or not holding.
+
+    `despite_hold`: a volunteer taking an expired order back out (what a block asks for anyway).
+    """
+    reason = blocked_reason(session, compartment)
+    if reason is not None and not despite_hold:
+        raise CompartmentError(f"Fach {compartment} ist gesperrt ({reason})")
+    _move(session, compartment, Slot.COLLECTING, expect={Slot.HOLDING}, actor=actor, reference=order_ref)
+
+
+def order_settled(session: Session, compartment: int, order_ref: str, outcome: str) -> None:
+    """The opening for an order ended: `taken` (it is out), `not_opened` (nothing sent), `door_fault` (unknown)."""
+    if status(session, compartment) is not Slot.COLLECTING:
+        return
+    if outcome == "taken":
+        clear_contents(session, compartment)
+        _move(session, compartment, Slot.EMPTY, reference=order_ref)
+    elif outcome == "not_opened":
+        _move(session, compartment, Slot.HOLDING, reference=order_ref)
+    else:
+        _move(session, compartment, Slot.NEEDS_CHECK, reference=order_ref, why="door pulsed for a pick-up, "
+              "opening not seen")
+
+
 # -- volunteers -----------------------------------------------------------------------------------
 def open_for_volunteer(session: Session, compartment: int, actor: str, purpose: str) -> None:
     _move(session, compartment, Slot.RESTOCKING, expect={Slot.EMPTY, Slot.LOADED, Slot.NEEDS_CHECK},

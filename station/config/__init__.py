@@ -26,6 +26,7 @@ from .locks import DoorConfig, LockBusConfig
 from .mqtt import MqttConfig
 from .nfc import NfcConfig
 from .payment import PaymentConfig
+from .pickup import PickupConfig
 from .printer import PrinterConfig
 from .receipts import ReceiptsConfig
 from .retention import RetentionConfig
@@ -116,6 +117,7 @@ class Config(Section):
     mqtt: MqttConfig | None = None
     staff: StaffConfig = StaffConfig()
     app_payment: AppPaymentConfig = AppPaymentConfig()
+    pickup: PickupConfig = PickupConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:

@@ -135,13 +135,34 @@ class Order(Base):
     external_id: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16), default="order")  # order | parcel
     compartment_id: Mapped[int | None] = mapped_column(ForeignKey("compartments.id"), nullable=True)
-    code_hmac: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    state: Mapped[str] = mapped_column(String(24), default="announced")
+    code_hmac: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)  # keyed, station key
+    state: Mapped[str] = mapped_column(String(24), default="announced", index=True)
     amount_due_cents: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     picked_up_at: Mapped[datetime | None] = mapped_column(nullable=True)
     details: Mapped[dict] = mapped_column(default=dict)
+    size: Mapped[str | None] = mapped_column(String(4), nullable=True)  # S | M | L | XL; none: any
+    zone: Mapped[str | None] = mapped_column(String(64), nullable=True)  # temperature zone; none: ambient
+    customer_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    wanted_compartment: Mapped[int | None] = mapped_column(Integer, nullable=True)  # named by the platform
+    qr_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    card_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    loaded_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    loaded_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    collected_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class PickupToken(Base):
+    """A signed offline pick-up code that was used (single use) or revoked by the platform."""
+
+    __tablename__ = "pickup_tokens"
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # used | revoked
+    order_external_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    at: Mapped[datetime]
 
 
 class Sale(Base):

@@ -308,6 +308,10 @@ class LockWall:
             except Exception:
                 log.exception("door listener failed")
 
+    def is_open(self, compartment: int) -> bool:
+        """A commanded opening of this door is still being tracked (open, not yet seen closed)."""
+        return compartment in self._active
+
     # -- reporting -------------------------------------------------------------------------------------
     def unavailable_compartments(self) -> list[int]:
         down = {

@@ -1,6 +1,6 @@
 """Orders and parcels for pick-up: the order flow and what may be done with an order."""
 
 from .flow import ORDER, OrderState
-from .service import OrderError, announce, cancel
+from .service import NewOrder, OrderError, announce, cancel
 
-__all__ = ["ORDER", "OrderError", "OrderState", "announce", "cancel"]
+__all__ = ["ORDER", "NewOrder", "OrderError", "OrderState", "announce", "cancel"]

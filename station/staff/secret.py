@@ -83,6 +83,10 @@ class StationSecret:
     def enrolment_digest(self, code: str) -> str:
         return self._mac(b"enrolment", code.encode())
 
+    def pickup_digest(self, kind: str, value: str) -> str:
+        """The stored form of a pick-up credential: `code` (typed digits), `qr` (token), `card` (UID hex)."""
+        return self._mac(b"pickup-" + kind.encode(), value.encode())
+
     def pin_pepper(self, pin: str) -> str:
         """What Argon2id hashes instead of the bare PIN."""
         return self._mac(b"pin", pin.encode())

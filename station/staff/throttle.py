@@ -3,7 +3,10 @@
 Each attempt is counted in every scope it belongs to: the PIN path per keypad (`keypad:<id>`) and
 per account (`pin:<account>`); the badge path per reader (`reader:<name>`) and per account
 (`badge:<account>`, a PIN typed after an operator's badge). The two paths are counted apart, so a
-vandal typing PINs can lock the keypad but not the badge holders.
+vandal typing PINs can lock the keypad but not the badge holders. Pick-up codes (station/pickup) use
+the same policy: typed codes per keypad (`pickup-keypad:<id>`) and per station (`pickup-station:all`),
+scanned tokens and customer cards apart (`pickup-scanner:<id>`, `reader:nfc-pickup`); their lock
+raises `pickup.locked` instead of `staff.locked`.
 
 Policy (safety-and-sync.md §5.3/5.4), per scope:
 - every 5th failure in a row pauses the scope 1 minute; from the 10th on, 15 minutes;
@@ -33,6 +36,7 @@ PAUSE_EVERY = 5
 DAILY_LOCK = 20
 WINDOW = timedelta(hours=24)
 ALARM = "staff.locked"
+PICKUP_ALARM = "pickup.locked"  # the typed pick-up code path of a keypad or of the station
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,11 @@ class Refusal:
     def message(self, now: datetime) -> str:
         """The German sentence the screen shows."""
         path_is_badge = self.scope.startswith(("reader:", "badge:"))
+        if self.scope.startswith("pickup"):
+            if self.locked:
+                return ("Die Code-Eingabe ist nach zu vielen falschen Abholcodes gesperrt. Bitte den QR-Code "
+                        "scannen, die Kundenkarte auflegen oder den Betreiber anrufen.")
+            return f"Zu viele falsche Abholcodes. Bitte in {wait_words(self.seconds_left(now))} erneut versuchen."
         if self.locked:
             if self.scope.startswith("keypad:"):
                 return ("Die PIN-Eingabe ist nach zu vielen falschen Versuchen gesperrt. Bitte mit dem Ausweis "
@@ -84,8 +93,8 @@ def refusal(session: Session, scopes: Iterable[str], now: datetime) -> Refusal |
     return max(found, key=lambda r: r.until or now)
 
 
-def failed(session: Session, scopes: Iterable[str], now: datetime) -> list[str]:
-    """Count one failure in each scope; returns the scopes this failure locked."""
+def failed(session: Session, scopes: Iterable[str], now: datetime, *, alarm: str = ALARM) -> list[str]:
+    """Count one failure in each scope; returns the scopes this failure locked (raising `alarm` for each)."""
     newly_locked = []
     for scope in scopes:
         row = session.get(StaffThrottle, scope)
@@ -99,9 +108,9 @@ def failed(session: Session, scopes: Iterable[str], now: datetime) -> list[str]:
         if len(recent) >= DAILY_LOCK and row.locked_at is None:
             row.locked_at = now
             newly_locked.append(scope)
-            raise_alarm(session, ALARM, scope, severity="critical",
+            raise_alarm(session, alarm, scope, severity="critical",
                         details={"failures_24h": len(recent), "in_a_row": row.consecutive})
-            audit(session, "staff.locked", scope, reason="too_many_failures", details={"failures_24h": len(recent)})
+            audit(session, alarm, scope, reason="too_many_failures", details={"failures_24h": len(recent)})
         elif row.consecutive % PAUSE_EVERY == 0:
             pause = next(p for threshold, p in PAUSES if row.consecutive >= threshold)
             row.paused_until = now + pause
@@ -128,7 +137,7 @@ def unlock(session: Session, scope: str, *, actor: str, reference: str | None = 
     was_locked = row.locked_at is not None
     row.locked_at = row.paused_until = None
     row.consecutive, row.recent = 0, []
-    clear_alarm(session, ALARM, scope, details={"by": actor})
+    clear_alarm(session, PICKUP_ALARM if scope.startswith("pickup") else ALARM, scope, details={"by": actor})
     audit(session, "staff.unlocked", scope, actor=actor, reference=reference, details={"was_locked": was_locked})
     return True
 
@@ -163,3 +172,8 @@ def reader_scope(reader: str) -> str:
 
 def badge_scope(account_id: int) -> str:
     return f"badge:{account_id}"
+
+
+def pickup_scopes(keypad: str) -> list[str]:
+    """Typed pick-up codes count per keypad and per station (a guesser tries against all live codes at once)."""
+    return [f"pickup-keypad:{keypad}", "pickup-station:all"]

@@ -35,8 +35,9 @@ api = APIRouter(tags=["touchscreen"])
 pages = APIRouter(include_in_schema=False)
 
 # Query parameters that shorten the time-outs, honoured on a simulated station only (tests, demos).
-TIMING_OVERRIDES = {"idle_s": "idle_s", "warn_s": "warn_s", "window_s": "window_s", "done_s": "done_s"}
+TIMING_OVERRIDES = ("idle_s", "warn_s", "window_s", "done_s", "staff_idle_s")
 DONE_S = 12  # the thank-you screen stays this long, then the next person gets a fresh start screen
+STAFF_IDLE_S = 300.0  # a volunteer's session without [staff]: as the daemon's default
 
 
 def ui_config(station: Any) -> UiConfig:
@@ -133,13 +134,21 @@ def get_catalogue(language: str) -> dict[str, Any]:
     return {"ui": messages(language), "terminal": messages(language, "terminal")}
 
 
-def _timing(request: Request, config: UiConfig, simulated: bool) -> dict[str, float]:
+def _staff_idle_s(station: Any) -> float:
+    """A volunteer's screen ends with the session: the daemon's `[staff] session_idle_s`."""
+    staff = getattr(getattr(station, "config", None), "staff", None)
+    return float(getattr(staff, "session_idle_s", STAFF_IDLE_S))
+
+
+def _timing(request: Request, config: UiConfig, station: Any) -> dict[str, float]:
     timing: dict[str, float] = {
         "idle_s": config.idle_timeout_s,
         "warn_s": config.idle_warning_s,
         "window_s": config.shop_window_s,
         "done_s": DONE_S,
+        "staff_idle_s": _staff_idle_s(station),
     }
+    simulated = station.simulated
     if simulated:
         for name in TIMING_OVERRIDES:
             value = request.query_params.get(name)
@@ -158,7 +167,7 @@ def boot_data(request: Request, station: Any) -> dict[str, Any]:
     return {
         "station": {"id": identity.id, "name": identity.name},
         "help": {"phone": config.help_phone or identity.hotline, "who": config.help_who},
-        "timing": _timing(request, config, station.simulated),
+        "timing": _timing(request, config, station),
         "sizes": {"px_per_mm": round(config.px_per_mm, 4), "target_mm": config.target_mm},
         "languages": list(LANGUAGES),
         "default_language": DEFAULT_LANGUAGE,

@@ -36,6 +36,8 @@ KINDS = {
     "phone": "spell",
     "station": "spell",
     "date": "date",
+    "code": "spell",
+    "minutes": "number",
 }
 VOICES = {"de": "de", "en": "en-gb"}  # espeak-ng voices
 WORDS_PER_MINUTE = 140  # slower than espeak's 175: many listeners are older

@@ -192,6 +192,7 @@ def test_every_recovery_handler_covers_every_non_final_state() -> None:
     from station.coldchain.service import ColdChain
     from station.deposit import DepositService
     from station.lockwall.service import LockWall
+    from station.pickup import PickupService
     from station.printing import PrintService
     from station.purchase.recovery import PurchaseRecovery
     from station.restock import RestockService
@@ -200,7 +201,8 @@ def test_every_recovery_handler_covers_every_non_final_state() -> None:
 
     handlers = {"sale": PurchaseRecovery, "door": LockWall, "coldchain_block": ColdChain,
                 "compartment": CompartmentRecovery, "deposit_return": DepositService, "voucher": VoucherService,
-                "print_job": PrintService, "restock": RestockService, "staff_session": StaffService}
+                "print_job": PrintService, "restock": RestockService, "staff_session": StaffService,
+                "order": PickupService}
     for name, flow in FLOWS.items():
         if not flow.unfinished_states():
             continue

@@ -266,10 +266,10 @@ async def test_a_new_platform_session_gets_the_outstanding_events_at_once(db, mo
     await sync.start()
     try:
         await record_sales(db, 100)
-        assert await first.wait_for(lambda: first.hwm(STATION, db.epoch) == 100, 10)
+        assert await first.wait_for(lambda: first.hwm(STATION, db.epoch) == 100, 30)
         await first.stop()
         await record_sales(db, 200, start=100)  # sent, queued by the broker for ingest-a, never read
-        assert await first.wait_for(lambda: sync.relay.stats.sent >= 300 and len(sync.relay.tracker) == 200, 10)
+        assert await first.wait_for(lambda: sync.relay.stats.sent >= 300 and len(sync.relay.tracker) == 200, 30)
         second = Platform(endpoint, tmp_path / "p.db", client_id="ingest-b")
         await second.start()
         loop = asyncio.get_running_loop()

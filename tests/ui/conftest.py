@@ -13,7 +13,9 @@ with a fresh profile.
 
 from __future__ import annotations
 
+import io
 import signal
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -22,8 +24,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
 from tests.helpers.daemon import DaemonProcess
+from tests.helpers.demo import demo_config_text
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -70,7 +73,19 @@ board = 1
 lock = 6
 size = "M"
 zone = "chilled"
+
+[[compartments]]
+id = 23
+bus = "wall-a"
+board = 1
+lock = 7
+size = "M"
+zone = "chilled"
 """
+VOLUNTEER_NAME = "Vera Ehrenamt"
+VOLUNTEER_PIN = "582914"
+VOLUNTEER_BADGE = "04A1B2C3D4E5F6"
+COLD_BLOCKED = 23  # chilled, its goods blocked by the cold chain: waits for a corrective action
 
 
 @dataclass
@@ -80,31 +95,49 @@ class Demo:
     db_path: Path
     hotline: str
     station_id: str
-
-
-def _free_ports() -> list[int]:
-    """Five distinct free ports (HTTP, lock bus, Modbus line, terminal, MQTT)."""
-    ports: set[int] = set()
-    while len(ports) < 5:
-        ports.add(free_port())
-    return sorted(ports)
+    volunteer_id: int
 
 
 def _write_config(folder: Path) -> Path:
-    http, locks, modbus, terminal, mqtt = _free_ports()
-    text = (REPO / "examples" / "station.sim.toml").read_text()
-    text = text.replace("port = 8080", f"port = {http}").replace('"../var/demo-station.db"', '"demo.db"')
-    for old, new in (("47101", locks), ("47103", modbus), ("47107", terminal), ("47183", mqtt)):
-        assert old in text, f"examples/station.sim.toml no longer uses port {old}"
-        text = text.replace(old, str(new))
+    """The shipped demo config on free ports (every device too), plus the doors the screens must show."""
+    text, _ports = demo_config_text("demo.db")
     text = text.replace("# --- Card terminal", EXTRA_COMPARTMENTS + "\n# --- Card terminal", 1)
     path = folder / "demo.toml"
     path.write_text(text)
     return path
 
 
+def _add_volunteer(config_path: Path) -> int:
+    """A volunteer account made the way an operator makes one (`station users add`); returns its number."""
+    from station.cli import main as cli_main
+
+    saved = sys.stdin
+    sys.stdin = io.StringIO(VOLUNTEER_PIN + "\n")
+    try:
+        assert (
+            cli_main(
+                [
+                    "users",
+                    "add",
+                    "--config",
+                    str(config_path),
+                    "--name",
+                    VOLUNTEER_NAME,
+                    "--pin-stdin",
+                    "--badge-uid",
+                    VOLUNTEER_BADGE,
+                ]
+            )
+            == 0
+        )
+    finally:
+        sys.stdin = saved
+    return 1  # the first account of a fresh database
+
+
 def _prepare_database(config_path: Path) -> None:
     """The demo's own stock, then the doors the screens must also show: age check, blocked, needs check."""
+    from station.coldchain import transitions as coldchain
     from station.compartments import load, owner
     from station.config import load_config
     from station.db.engine import Database
@@ -130,6 +163,9 @@ def _prepare_database(config_path: Path) -> None:
         owner.hold(session, 21, "operator", actor="test", reason="Tür klemmt (Test)")
         load(session, 22, "4006381333931", 1, actor="test", best_before=best_before)
         owner.needs_check(session, 22, "door seen open without a command (test)")
+        load(session, COLD_BLOCKED, "4006381333931", 2, actor="test", use_by=date.today() + timedelta(days=5))
+        coldchain.zone_alarm(session, "chilled", {"cause": "temperature", "celsius": 11.5}, [], utcnow())
+        coldchain.block(session, COLD_BLOCKED, "chilled", 7.0, {"cause": "temperature", "celsius": 11.5}, utcnow())
 
     try:
         db.run_sync(extras)
@@ -142,6 +178,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     folder = tmp_path_factory.mktemp("ui-demo")
     config_path = _write_config(folder)
     _prepare_database(config_path)
+    volunteer_id = _add_volunteer(config_path)
     daemon = DaemonProcess(["demo", "--config", str(config_path), "--log-format", "text"], log_path=folder / "log")
     from station.config import load_config
 
@@ -149,7 +186,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     url = f"http://127.0.0.1:{config.http.port}"
     try:
         daemon.wait_http(f"{url}/api/health", timeout=40)
-        yield Demo(url, config_path, config.database.path, config.station.hotline or "", config.station.id)
+        yield Demo(
+            url, config_path, config.database.path, config.station.hotline or "", config.station.id, volunteer_id
+        )
     finally:
         if daemon.proc.poll() is None:
             daemon.proc.send_signal(signal.SIGTERM)

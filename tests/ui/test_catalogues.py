@@ -11,7 +11,10 @@ from station.ui.screens import SCREENS
 from station.ui.speech import PLACEHOLDER
 
 UI = Path(__file__).resolve().parents[2] / "station" / "ui"
-PREFIXES = "app|chrome|idle|start|buy|number|item|age|pay|door|done|declined|error|help|timeout|keypad|speech|month"
+PREFIXES = (
+    "app|chrome|idle|start|buy|number|item|age|pay|door|done|declined|error|help|timeout|keypad|speech|month"
+    "|return|voucher|staff|task|report"
+)
 KEY = re.compile(rf"""["'`](?P<key>(?:{PREFIXES})\.[a-z_.]+)["'`]""")
 
 

@@ -5,14 +5,21 @@
 import { IdleTimer } from "./idle.js";
 import { applyTexts, initI18n, language, setLanguage, t } from "./i18n.js";
 import { PurchaseFlow } from "./purchase.js";
+import { Returns } from "./returns.js";
 import { Shop } from "./shop.js";
+import { Staff, STAFF_SCREENS } from "./staff.js";
 import { Speech } from "./speech.js";
 import { played as tonesPlayed, warningTone } from "./tone.js";
 
 // Where "Zurück" leads from each screen (none: no back button there).
-const BACK = { buy: "start", number: "buy", item: "buy", age: "item" };
-// Screens where the idle timer does not run: nothing half-done there, or the terminal is in charge.
-const NO_IDLE = new Set(["start", "idle", "pay"]);
+const BACK = {
+  buy: "start", number: "buy", item: "buy", age: "item", voucher: "start", "staff-login": "start",
+  "staff-open": "staff-home", "staff-remove": "staff-restock", "staff-load": "staff-restock",
+  "staff-amount": "staff-load", "staff-cold": "staff-home", "staff-report": "staff-home",
+};
+// Screens where the idle timer does not run: nothing half-done there, or a device is in charge
+// (the terminal; the return machine, whose own time-outs settle a return nobody finishes).
+const NO_IDLE = new Set(["start", "idle", "pay", "return"]);
 const PRESSED_MS = 180; // the pressed look stays at least this long
 const LOST_AFTER_MS = 3000; // no status for this long after the stream broke: "Verbindung unterbrochen"
 
@@ -35,8 +42,20 @@ export class App {
       onTick: (left) => this.tickTimeout(left),
       onReset: () => this.resetSession("start"),
     });
+    // A volunteer's session has its own, longer idle time (the daemon's [staff] session_idle_s).
+    this.staffIdle = new IdleTimer({
+      idleS: boot.timing.staff_idle_s,
+      warnS: Math.min(boot.timing.warn_s, boot.timing.staff_idle_s / 2),
+      onWarn: (left) => this.warnTimeout(left),
+      onTick: (left) => this.tickTimeout(left),
+      onReset: () => this.staff.timedOut(),
+    });
+    this.credit = null; // a voucher or return credit to pay with: {code, amount_cents}
     this.shop = new Shop(this);
     this.purchase = new PurchaseFlow(this);
+    this.returns = new Returns(this);
+    this.staff = new Staff(this);
+    this.register("problem", { enter: () => this.renderProblem(), script: () => this.problemScript() });
     this.register("start", {
       script: () => ["start.title", "start.prompt", "start.buy", "start.buy_hint", "start.settings"].map((key) => ({ key })),
     });
@@ -83,6 +102,35 @@ export class App {
 
   register(name, screen) {
     this.screens[name] = screen;
+  }
+
+  /** An error screen outside the purchase: what happened, what happened to the money or goods, what next.
+   *  {title, money?, next?, retry?: {label, run}} with catalogue items ({key, params}). */
+  problem(spec) {
+    this.problemSpec = spec;
+    this.show("problem");
+  }
+
+  renderProblem() {
+    const spec = this.problemSpec || { title: { key: "error.generic.title" } };
+    const say = (item) => t(item.key, item.params);
+    this.slot("problem-title").textContent = say(spec.title);
+    const money = this.slot("problem-money");
+    money.hidden = !spec.money;
+    money.querySelector("span").textContent = spec.money ? say(spec.money) : "";
+    const next = this.slot("problem-next");
+    next.hidden = !spec.next;
+    next.textContent = spec.next ? say(spec.next) : "";
+    const help = this.helpLine();
+    this.section("problem").querySelector('[data-slot="call"]').textContent = t(help.key, help.params);
+    const retry = this.slot("problem-retry");
+    retry.hidden = !spec.retry;
+    if (spec.retry) retry.querySelector("span").textContent = t(spec.retry.label);
+  }
+
+  problemScript() {
+    const spec = this.problemSpec || { title: { key: "error.generic.title" } };
+    return [spec.title, spec.money, spec.next, this.helpLine(), spec.retry && { key: spec.retry.label }, { key: "chrome.home" }].filter(Boolean);
   }
 
   helpLine() {
@@ -159,11 +207,18 @@ export class App {
     this.screen = name;
     this.screens[name]?.enter?.();
     document.querySelector('[data-action="back"]').hidden = !(name in BACK);
+    document.querySelector('[data-action="staff-logout"]').hidden = !this.staff.session;
     this.speech.stop();
     if (this.speech.on) this.speakScreen();
     clearTimeout(this.windowTimer);
-    if (NO_IDLE.has(name)) this.idle.stop();
-    else this.idle.poke();
+    if (STAFF_SCREENS.has(name) && this.staff.session) {
+      this.idle.stop();
+      this.staffIdle.poke();
+    } else {
+      this.staffIdle.stop();
+      if (NO_IDLE.has(name)) this.idle.stop();
+      else this.idle.poke();
+    }
     if (name === "start") this.restartWindowTimer();
   }
 
@@ -181,6 +236,7 @@ export class App {
   action(name, target, event) {
     const actions = {
       back: () => this.show(BACK[this.screen] || "start"),
+      "problem-retry": () => this.problemSpec?.retry?.run(),
       home: () => this.resetSession("start"),
       finish: () => this.resetSession("start"),
       help: () => this.openOverlay("help"),
@@ -191,7 +247,8 @@ export class App {
       contrast: () => this.toggleMode("theme", "contrast", target),
       language: () => this.toggleLanguage(),
     };
-    const handler = actions[name] || (() => this.shop.action(name, target, event) || this.purchase.action(name, target));
+    const handler = actions[name] || (() => this.shop.action(name, target, event) || this.purchase.action(name, target)
+      || this.returns.action(name, target) || this.staff.action(name, target));
     handler();
   }
 
@@ -199,17 +256,24 @@ export class App {
     if (event && event.target instanceof Element) {
       const pressable = event.target.closest("button, .tile");
       if (pressable) {
-        // Visible at once, and long enough to be seen even after a quick tap.
+        // Visible at once, and long enough to be seen even after a quick tap. A second tap on the
+        // same button cancels the first one's release, which would otherwise end the new pressed look.
+        clearTimeout(pressable.releaseTimer);
         pressable.classList.add("is-pressed");
         const pressedAt = performance.now();
-        const release = () => setTimeout(() => pressable.classList.remove("is-pressed"), Math.max(0, PRESSED_MS - (performance.now() - pressedAt)));
+        const releaseAfter = (ms) => {
+          clearTimeout(pressable.releaseTimer);
+          pressable.releaseTimer = setTimeout(() => pressable.classList.remove("is-pressed"), ms);
+        };
+        const release = () => releaseAfter(Math.max(0, PRESSED_MS - (performance.now() - pressedAt)));
         pressable.addEventListener("pointerup", release, { once: true });
         pressable.addEventListener("pointercancel", release, { once: true });
-        setTimeout(() => pressable.classList.remove("is-pressed"), 1500); // should the release never come
+        releaseAfter(1500); // should the release never come
       }
     }
     if (this.screen === "idle") this.show("start"); // the shop window wakes on touch
     else if (this.screen === "start") this.restartWindowTimer();
+    else if (this.staffIdle.active) this.staffIdle.poke();
     else if (this.idle.active) this.idle.poke();
   }
 
@@ -251,7 +315,8 @@ export class App {
 
   moreTime() {
     this.closeOverlay();
-    this.idle.extend();
+    if (this.staffIdle.warning) this.staffIdle.extend();
+    else this.idle.extend();
   }
 
   // ---- modes: speech, large text, contrast, language; all reset for the next person ----------
@@ -295,6 +360,7 @@ export class App {
   resetSession(screen) {
     this.closeOverlay();
     this.idle.stop();
+    this.staffIdle.stop();
     this.speech.stop();
     this.speech.on = false;
     const root = document.documentElement;
@@ -307,6 +373,10 @@ export class App {
     this.renderSpeechButton();
     this.shop.clear();
     this.purchase.clear();
+    this.returns.clear();
+    this.staff.clear();
+    this.credit = null;
+    this.problemSpec = null;
     this.show(screen);
   }
 }

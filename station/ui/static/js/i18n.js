@@ -38,6 +38,11 @@ function formatParam(name, value) {
   return String(value);
 }
 
+/** Whether the ui catalogue has a text for this key (for keys made from codes the daemon sends). */
+export function hasText(key) {
+  return key in boot.catalogues[boot.default_language].ui;
+}
+
 /** One text of the ui catalogue with its placeholders filled. */
 export function t(key, params = {}) {
   const template = boot.catalogues[current].ui[key] ?? boot.catalogues[boot.default_language].ui[key];

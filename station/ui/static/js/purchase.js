@@ -2,7 +2,7 @@
 // door", door closed; a declined card; error screens that say what happened to the money and
 // whom to call. The flow runs in the daemon: this only follows it (POST, then server-sent events).
 
-import { api } from "./api.js";
+import { api, receiptQr } from "./api.js";
 import { money, t, terminalText } from "./i18n.js";
 
 const PAYING = new Set(["created", "payment_requested"]);
@@ -45,6 +45,7 @@ export class PurchaseFlow {
       pay: () => this.begin(this.app.shop.selectedEntry()?.offer),
       retry: () => this.begin(this.offer),
       "cancel-payment": () => this.cancel(),
+      "print-receipt": () => this.printReceipt(),
     };
     if (!actions[name]) return false;
     actions[name]();
@@ -65,6 +66,8 @@ export class PurchaseFlow {
     this.closed = new Set();
     this.code = null;
     this.cancelWanted = false;
+    this.receiptId = null;
+    this.printing = null; // null, "queued" or "failed"
   }
 
   clearTimers() {
@@ -83,7 +86,7 @@ export class PurchaseFlow {
     this.state = "starting";
     this.app.show("pay");
     try {
-      const sale = await api.startPurchase(this.compartments);
+      const sale = await api.startPurchase(this.compartments, this.app.credit ? [this.app.credit.code] : []);
       this.sale = sale.sale_id;
       this.follow();
       this.apply(sale);
@@ -107,6 +110,8 @@ export class PurchaseFlow {
     this.message = progress.message || this.message;
     // What was booked is known only once the terminal booked it (before that the field reads 0).
     if (this.state === "done" && Number.isInteger(progress.booked_cents)) this.booked = progress.booked_cents;
+    if (progress.receipt_id) this.receiptId = progress.receipt_id;
+    if (this.state === "done") this.app.credit = null; // a voucher paid with is redeemed now
     if (PAYING.has(this.state) || OPENING.has(this.state)) {
       if (this.app.screen === "pay") this.renderPay();
       else this.app.show("pay");
@@ -117,7 +122,8 @@ export class PurchaseFlow {
     else this.fail(this.state);
     if (FINAL.has(this.state)) {
       this.source?.close();
-      if (this.state === "done" && this.booked === null) this.fetchBooked(); // the live stream does not carry it
+      // The live stream may not carry what was booked nor the receipt: ask once.
+      if (this.state === "done" && (this.booked === null || !this.receiptId)) this.fetchBooked();
     }
   }
 
@@ -125,6 +131,7 @@ export class PurchaseFlow {
     try {
       const sale = await api.purchase(this.sale);
       this.booked = sale.booked_cents;
+      this.receiptId = sale.receipt_id || this.receiptId;
       if (this.app.screen === "done") this.renderDone();
     } catch {
       // the total is shown instead
@@ -244,12 +251,32 @@ export class PurchaseFlow {
   renderDone() {
     const item = this.doneMoney();
     this.app.slot("done-money").querySelector("span").textContent = t(item.key, item.params);
+    // The receipt: a QR code on the screen always (no paper needed), printed on request.
+    this.app.slot("done-receipt").hidden = !this.receiptId;
+    this.app.slot("done-print").hidden = !this.receiptId || this.printing === "queued";
+    if (this.receiptId) this.app.slot("done-qr").src = receiptQr(this.receiptId);
+    this.app.slot("done-qr").alt = t("done.receipt");
+    const printing = this.app.slot("done-printing");
+    printing.hidden = !this.printing;
+    printing.querySelector("span").textContent = t(this.printing === "failed" ? "done.print_failed" : "done.printing");
     this.clearTimers();
     this.timers.push(setTimeout(() => this.app.resetSession("start"), this.app.boot.timing.done_s * 1000));
   }
 
   doneScript() {
-    return [{ key: "done.closed" }, { key: "done.thanks" }, this.doneMoney(), { key: "done.again" }, { key: "done.finish" }];
+    const receipt = this.receiptId ? [{ key: "done.receipt" }, { key: "done.print" }] : [];
+    return [{ key: "done.closed" }, { key: "done.thanks" }, this.doneMoney(), ...receipt, { key: "done.again" }, { key: "done.finish" }];
+  }
+
+  async printReceipt() {
+    if (!this.receiptId) return;
+    try {
+      await api.printReceipt(this.receiptId);
+      this.printing = "queued";
+    } catch {
+      this.printing = "failed"; // the QR code on the screen is the receipt then
+    }
+    if (this.app.screen === "done") this.renderDone();
   }
 
   renderCall(screen) {

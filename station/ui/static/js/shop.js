@@ -270,9 +270,15 @@ export class Shop {
     age.hidden = !(o && o.min_age);
     const pay = section.querySelector('[data-action="pay"]');
     pay.hidden = !o || Boolean(o.min_age);
-    // A terminal that does not answer would only abort the payment: say so before anyone tries.
-    pay.disabled = !this.app.status.card_payment;
-    this.app.slot("item-card-down").hidden = !o || Boolean(o.min_age) || this.app.status.card_payment;
+    // A terminal that does not answer would only abort the payment: say so before anyone tries
+    // (unless a voucher pays for all of it: then the card is not asked).
+    const credit = this.app.credit;
+    const covered = Boolean(o && credit && credit.amount_cents >= o.total_cents);
+    pay.disabled = !this.app.status.card_payment && !covered;
+    this.app.slot("item-card-down").hidden = !o || Boolean(o.min_age) || this.app.status.card_payment || covered;
+    const creditNote = this.app.slot("item-credit");
+    creditNote.hidden = !(o && credit);
+    if (credit) creditNote.querySelector("span").textContent = t("item.credit", { total: credit.amount_cents });
     section.querySelector('[data-action="age-continue"]').hidden = !(o && o.min_age);
     this.app.slot("item-cards").hidden = !o || Boolean(o.min_age);
     if (!o) return;

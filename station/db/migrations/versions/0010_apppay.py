@@ -1,7 +1,7 @@
 """apppay: app payments, their refund requests, and age-verified customer cards
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-28
 
 - sales gain `paid_by` (card | app | credit), the platform's `app_payment_id` (unique: a payment
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
