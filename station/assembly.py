@@ -19,6 +19,8 @@ from .orders.steps import unfinished_compartments as order_compartments
 from .pickup import OfflineVerifier, PickupService
 from .printing import PrintService, desk_from_config
 from .purchase import PurchaseService
+from .purchase.age import AgeGate
+from .purchase.apprequest import RequestSigner
 from .purchase.flow import held_compartments
 from .reports import EndOfDayReports
 from .restock import RestockService
@@ -91,9 +93,15 @@ def build_station(
         station.terminal = CardTerminal(config.payment, station.db, timezone=config.station.timezone)
         station.add(station.terminal)
     if station.terminal is not None and station.lockwall is not None:
+        app = config.app_payment
         station.purchases = PurchaseService(station.db, station.terminal, station.lockwall, vouchers=station.vouchers,
                                             receipts=station.receipts, printing=station.printing,
-                                            today=station.clock.today)
+                                            today=station.clock.today, station_id=config.station.id,
+                                            signer=RequestSigner.from_secret(staff.secret) if app.enabled else None,
+                                            age=AgeGate(staff.secret, tap_valid_s=app.age_card_tap_valid_s))
+        station.purchases.app.request_ttl_s = app.request_ttl_s
+        if nfc is not None:
+            nfc.subscribe(station.purchases.age.on_tap)
         station.add(station.purchases)
         holders.append(held_compartments)
         settled_first.append(station.purchases.recovery.finished)
@@ -113,10 +121,14 @@ def build_station(
             door_opener=RemoteDoors(station.lockwall) if station.lockwall is not None else None,
             cold_chain_release=station.coldchain.operator_release if station.coldchain is not None else None,
             staff=staff,
+            purchases=station.purchases,
             config_hash=config_hash(config),
             validate_overlay=lambda candidate: check_overlay(base, candidate),
         )
         station.add(station.sync)
+        if station.purchases is not None:  # the app's confirmation comes over this link: no link, no app payment
+            sync = station.sync
+            station.purchases.app.uplink = lambda: sync.connection is not None
     station.add(Runtime(freeze=freeze_heap))  # the last one started: the heap it freezes is the whole start-up
     return station
 

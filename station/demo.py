@@ -189,12 +189,15 @@ async def _cancel(task: asyncio.Task[Any]) -> None:
         await task
 
 
-DEMO_PRODUCTS = [  # gtin, name, price, deposit, temperature class, VAT basis points
-    ("4006381333931", "Hofmilch 1 l (Glas)", 149, 15, "chilled", 700),
-    ("4001234567890", "Bauernbrot 750 g", 420, 0, "ambient", 700),
-    ("4009876543210", "Freilandeier 10 Stück", 399, 0, "ambient", 700),
-    ("4012345678901", "Blütenhonig 500 g", 690, 0, "ambient", 700),
-    ("4023456789012", "Apfelsaft naturtrüb 1 l", 250, 25, "ambient", 1900),
+DEMO_PRODUCTS = [  # gtin, name, price, deposit, temperature class, VAT basis points, minimum age
+    ("4006381333931", "Hofmilch 1 l (Glas)", 149, 15, "chilled", 700, None),
+    ("4001234567890", "Bauernbrot 750 g", 420, 0, "ambient", 700, None),
+    ("4009876543210", "Freilandeier 10 Stück", 399, 0, "ambient", 700, None),
+    ("4012345678901", "Blütenhonig 500 g", 690, 0, "ambient", 700, None),
+    ("4023456789012", "Apfelsaft naturtrüb 1 l", 250, 25, "ambient", 1900, None),
+    # Age-restricted (station/purchase/age.py): a local beer with its bottle deposit, a fruit brandy.
+    ("4031234000016", "Dorfbier Helles 0,5 l", 189, 8, "ambient", 1900, 16),
+    ("4031234000023", "Obstbrand Zwetschge 0,35 l", 1890, 0, "ambient", 1900, 18),
 ]
 
 
@@ -202,7 +205,7 @@ def seed_demo_stock(session: Session, config: Config) -> None:
     """A first-time demo station gets a small regional catalogue and loaded compartments."""
     if session.scalar(select(Product.id).limit(1)) is not None:
         return
-    for gtin, name, price, deposit, klass, vat in DEMO_PRODUCTS:
+    for gtin, name, price, deposit, klass, vat, min_age in DEMO_PRODUCTS:
         session.add(
             Product(
                 gtin=gtin,
@@ -211,6 +214,7 @@ def seed_demo_stock(session: Session, config: Config) -> None:
                 deposit_cents=deposit,
                 vat_rate_bp=vat,
                 temperature_class=klass,
+                min_age=min_age,
                 updated_at=utcnow(),
             )
         )

@@ -66,6 +66,7 @@ class SyncComponent(ProgressMixin):
         door_opener: DoorOpener | None = None,
         cold_chain_release: ColdChainRelease | None = None,
         staff: Any = None,
+        purchases: Any = None,
         validate_overlay: Callable[[dict[str, Any]], None] | None = None,
         software_version: str = __version__,
         config_version: str | None = None,
@@ -83,7 +84,8 @@ class SyncComponent(ProgressMixin):
             batch=config.batch,
             poll_s=config.poll_s,
         )
-        services = CommandServices(door_opener, self.publish_snapshot, validate_overlay, cold_chain_release, staff)
+        services = CommandServices(door_opener, self.publish_snapshot, validate_overlay, cold_chain_release, staff,
+                                   purchases)
         self.router = CommandRouter(
             db,
             station_id,

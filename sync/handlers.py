@@ -31,6 +31,7 @@ from station.vouchers import VoucherError
 from station.vouchers import ledger as vouchers
 
 from . import params as P
+from .apppay_handlers import register_app_handlers
 from .router import CommandContext, CommandError, CommandRouter
 from .state import canonical_sha256, meta_get, meta_set
 
@@ -55,6 +56,7 @@ class CommandServices:
     validate_overlay: Callable[[dict[str, Any]], None] | None = None
     cold_chain_release: ColdChainRelease | None = None
     staff: Any = None  # station.staff.StaffService: hashes codes and badges, ends sessions of disabled accounts
+    purchases: Any = None  # station.purchase.PurchaseService: app payment confirmations (apppay_handlers.py)
 
 
 def register_handlers(router: CommandRouter) -> None:
@@ -75,6 +77,7 @@ def register_handlers(router: CommandRouter) -> None:
     router.register("add_volunteer", add_volunteer, params=P.AddVolunteer)
     router.register("disable_volunteer", disable_volunteer, params=P.DisableVolunteer)
     router.register("set_volunteer_badge", set_volunteer_badge, params=P.SetVolunteerBadge)
+    register_app_handlers(router)
 
 
 def _compartment(session: Session, compartment_id: int) -> None:

@@ -168,6 +168,53 @@ class VoidVoucher(Params):
     reference: str | None = Field(default=None, max_length=128)
 
 
+PaymentId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                  description="the platform's id of the payment: it pays one sale, once")
+
+
+class ConfirmAppPayment(Params):
+    """The platform took an app payment for a sale of this station's payment request: release its goods.
+
+    Accepted only for exactly the request's station, sale and amount, before its expiry, once per
+    `payment_id`; otherwise refused and the payment asked back (`app.refund_requested`).
+    """
+
+    payment_id: str = PaymentId
+    sale_id: str = Field(min_length=1, max_length=64, description="the request's sale_id")
+    station_id: str = Field(min_length=1, max_length=64, description="the request's station_id")
+    amount_cents: int = Field(ge=0, le=10_000_000, description="what the app paid (the request's amount_cents)")
+    age_verified: int | None = Field(
+        default=None, ge=0, le=99,
+        description="the platform verified the account holder is at least this old (needed when the request's "
+        "min_age is set)",
+    )
+
+
+class CloseAppRefund(Params):
+    """The platform's answer to a refund request: paid back, or refused (an operator looks at it)."""
+
+    refund_id: str = Field(min_length=1, max_length=36, description="the refund_id of app.refund_requested")
+    refunded: bool
+    reference: str | None = Field(default=None, max_length=128, description="the platform's refund reference")
+
+
+class RegisterCustomerCard(Params):
+    """An operator or volunteer checked the holder's ID: the card proves this minimum age from now on.
+
+    The station keeps the UID's keyed digest and the age only; no name, no birth date.
+    """
+
+    uid: str = Field(pattern=UID_PATTERN, description="the card's UID in hex (4-10 bytes)")
+    min_age: Literal[16, 18]
+    checked_by: str = Field(min_length=1, max_length=64, description="who checked the ID (the platform's id)")
+
+
+class RevokeCustomerCard(Params):
+    """The card proves nothing any more (lost, wrongly registered)."""
+
+    uid: str = Field(pattern=UID_PATTERN, description="the card's UID in hex (4-10 bytes)")
+
+
 ACTIONS: dict[str, type[Params]] = {
     "open_compartment": OpenCompartment,
     "block_compartment": BlockCompartment,
@@ -184,6 +231,10 @@ ACTIONS: dict[str, type[Params]] = {
     "add_volunteer": AddVolunteer,
     "disable_volunteer": DisableVolunteer,
     "set_volunteer_badge": SetVolunteerBadge,
+    "confirm_app_payment": ConfirmAppPayment,
+    "close_app_refund": CloseAppRefund,
+    "register_customer_card": RegisterCustomerCard,
+    "revoke_customer_card": RevokeCustomerCard,
 }
 
 

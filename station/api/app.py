@@ -17,6 +17,7 @@ from . import (
     receipts,
     returns,
     staff,
+    staff_cards,
     staff_orders,
     staff_reports,
     staff_restock,
@@ -59,5 +60,6 @@ def create_app(station: Station | None) -> FastAPI:
     app.include_router(staff_orders.router, prefix="/api")
     app.include_router(pickup.router, prefix="/api")
     app.include_router(staff_users.router, prefix="/api")
+    app.include_router(staff_cards.router, prefix="/api")
     install_ui(app)  # the touchscreen: "/", its static files and its own small API (station/ui)
     return app

@@ -119,6 +119,9 @@ SERVICE_ERRORS: dict[str, ServiceErrorRule] = {
     "invalid": ServiceErrorRule(422, "Diese Auswahl ist nicht möglich"),
     "storage_unavailable": ServiceErrorRule(503, STORAGE_MESSAGE, service_text=False),
     "unavailable": ServiceErrorRule(503, "Dieser Dienst ist an der Station gerade nicht verfügbar"),
+    # paying by app and goods with a minimum age (station/purchase/apppay.py, age.py)
+    "app_unavailable": ServiceErrorRule(409, "Die App kann gerade nicht genutzt werden – bitte mit Karte bezahlen"),
+    "age_check_required": ServiceErrorRule(403, "Für diese Waren ist eine Altersprüfung nötig"),
     # volunteers and operators (station/staff, station/restock; routes in staff*.py)
     "not_logged_in": ServiceErrorRule(401, "Bitte zuerst anmelden"),
     "session_expired": ServiceErrorRule(401, "Die Anmeldung ist abgelaufen – bitte erneut anmelden"),
@@ -151,10 +154,12 @@ DESCRIPTIONS = {
     401: "Not logged in, or the log-in failed: `not_logged_in`, `session_expired`, `wrong_credentials`, "
     "`unknown_badge`, `wrong_code` (also a pick-up code that matches no order), `pin_required`, `badge_required`.",
     403: "Logged in, but not allowed: `forbidden` (e.g. an operator's route for a volunteer), "
-    "`simulation_only`, `unknown_keypad`.",
+    "`simulation_only`, `unknown_keypad`; a cart with goods from 16 or 18 and no proof of age before payment: "
+    "`age_check_required` (`message` says which proofs count).",
     404: "Not found (`not_found`; a voucher code the station does not know: `unknown_voucher`; an order: "
     "`unknown_order`).",
-    409: "Not now: `busy`, `not_available`, `too_late`, `already_redeemed` (a voucher used before), `no_badge`, "
+    409: "Not now: `busy`, `not_available`, `app_unavailable` (paying by app needs the link to the platform; the "
+    "card still works), `too_late`, `already_redeemed` (a voucher used before), `no_badge`, "
     "`conflict`, `last_operator`; pick-up: `order_state` (already collected: a code is single-use), `expired`, "
     "`blocked` (cold chain or operator hold), `wrong_station`, `revoked`; `message` says what to do.",
     422: "The request does not fit the schema (`invalid_request`, with `detail`), or the service refused "

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
 from datetime import date
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import segno
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..compartments import offers
 from ..db.models import Sale
 from ..purchase import FINAL, PurchaseError
+from ..purchase.apppay import UNAVAILABLE_TEXT
 from ..vouchers import ledger as vouchers_ledger
 from .errors import ApiError, responses
 from .schema import WHOLE_FLOATS
@@ -60,6 +63,12 @@ class PurchaseIn(BaseModel):
         json_schema_extra={"uniqueItems": True},
     )
 
+    pay_with: Literal["card", "app"] = Field(
+        default="card",
+        description="card: the terminal is asked at once; app: the answer carries a signed payment request to show "
+        "as a QR code (`qr_url`), and the goods are released when the platform confirms it",
+    )
+
     @field_validator("compartments")
     @classmethod
     def _each_once(cls, value: list[int]) -> list[int]:
@@ -86,6 +95,14 @@ class ChangeVoucher(BaseModel):
     receipt_url: str | None
 
 
+class AppRequest(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+    schema_: str = Field(alias="schema", description="app-payment-request/1")
+    body: str = Field(description="the request as JSON text: station_id, sale_id, amount_cents, currency, "
+                      "min_age, issued_at, expires_at")
+    sig: str = Field(description="base64 Ed25519 signature of the body's UTF-8 bytes (the station's app key)")
+
+
 class PurchaseOut(BaseModel):
     sale_id: str
     state: str
@@ -98,6 +115,20 @@ class PurchaseOut(BaseModel):
     receipt_id: str | None = Field(default=None, description="the digital receipt, once the purchase is done")
     receipt_url: str | None = Field(default=None, description="its page (show it as a QR code)")
     change: list[ChangeVoucher] = Field(default=[], description="a credit above the goods' value comes back as this")
+    paid_by: str | None = Field(default=None, description="card, app or credit, once paid")
+    min_age: int | None = Field(default=None, description="the highest minimum age of the goods (16 or 18)")
+    age_proof: str | None = Field(default=None, description="what proved the age: customer_card or app")
+    app_request: AppRequest | None = Field(default=None, description="while waiting for the app: the signed "
+                                           "payment request (what the QR code carries)")
+    qr_url: str | None = Field(default=None, description="the QR code of `app_request` as SVG")
+
+
+class PaymentMethods(BaseModel):
+    card: bool = Field(description="the card terminal is there")
+    app: bool = Field(description="paying by app works now (it needs the link to the platform)")
+    age_proofs: list[str] = Field(description="ways to prove an age here: customer_card, app (terminal: not "
+                                  "offered, the terminal reports no age)")
+    message: str | None = Field(default=None, description="what to tell the shopper when the app is not usable")
 
 
 SaleId = Annotated[str, Path(min_length=1, max_length=64, description="the sale_id POST /api/purchases answered")]
@@ -170,15 +201,18 @@ async def get_offers(request: Request) -> list[OfferOut]:
     response_model=PurchaseOut,
     responses={
         202: {"description": "Started: follow it with the links", "links": SALE_LINKS},
-        **responses(400, 404, 409, 422, 429, 503),
+        **responses(400, 403, 404, 409, 422, 429, 503),
     },
-    summary="Start a purchase: reserve the compartments, apply vouchers, ask the card for the rest",
+    summary="Start a purchase: reserve the compartments, apply vouchers, ask the card (or the app) for the rest",
 )
 async def start_purchase(body: PurchaseIn, request: Request) -> PurchaseOut:
     service = _service(request)
     try:
-        sale_id = await (service.begin(body.compartments, body.vouchers) if body.vouchers
-                         else service.begin(body.compartments))
+        if body.pay_with == "app":
+            sale_id = await service.begin(body.compartments, body.vouchers, pay_with="app")
+        else:
+            sale_id = await (service.begin(body.compartments, body.vouchers) if body.vouchers
+                             else service.begin(body.compartments))
     except PurchaseError as exc:
         raise ApiError.from_service(exc) from None
     return await get_purchase(sale_id, request)
@@ -199,7 +233,11 @@ async def get_purchase(sale_id: SaleId, request: Request) -> PurchaseOut:
     live = service.board.get(sale_id)
     data = live.as_dict() if live else {"sale_id": sale_id, "messages": [], "message": None}
     data.update(state=sale.state, total_cents=sale.total_cents, booked_cents=sale.booked_cents,
-                credit_cents=getattr(sale, "credit_cents", None), card_cents=getattr(sale, "card_cents", None))
+                credit_cents=getattr(sale, "credit_cents", None), card_cents=getattr(sale, "card_cents", None),
+                paid_by=sale.paid_by, min_age=sale.min_age, age_proof=sale.age_proof)
+    if sale.state == "app_requested":
+        data["app_request"] = await service.db.read(lambda s: service.app.request_in(s, sale_id))
+        data["qr_url"] = f"/api/purchases/{sale_id}/qr.svg"
     desk = getattr(request.app.state.station, "receipts", None)
     if desk is not None and sale.state in FINAL:
         data.update(await service.db.read(lambda s: _receipts_of(s, desk, sale_id)))
@@ -268,3 +306,42 @@ async def cancel_purchase(sale_id: SaleId, request: Request) -> PurchaseOut:
     except PurchaseError as exc:
         raise ApiError.from_service(exc) from None
     return await get_purchase(sale_id, request)
+
+
+@router.get(
+    "/purchases/{sale_id}/qr.svg",
+    operation_id="purchase_qr",
+    summary="The QR code of a purchase's app payment request",
+    response_class=Response,
+    responses={200: {"description": "SVG; its content is the signed request as JSON text",
+                     "content": {"image/svg+xml": {"schema": {"type": "string"}}}}, **responses(404, 422, 503)},
+)
+async def purchase_qr(sale_id: SaleId, request: Request) -> Response:
+    service = _service(request)
+    sale = await service.db.read(lambda s: s.get(Sale, sale_id))
+    signed = await service.db.read(lambda s: service.app.request_in(s, sale_id)) if sale else None
+    if sale is None or sale.state != "app_requested" or signed is None:
+        raise ApiError(404, "not_found", "Für diesen Kauf gibt es keine offene App-Zahlung")
+    return Response(app_qr_svg(signed), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+def app_qr_svg(signed: dict[str, str]) -> bytes:
+    """The QR code (error correction M, SVG) of the signed request's compact JSON."""
+    buffer = io.BytesIO()
+    segno.make(json.dumps(signed, separators=(",", ":")), error="m").save(buffer, kind="svg", scale=4,
+                                                                        xmldecl=False)
+    return buffer.getvalue()
+
+
+@router.get(
+    "/payment-methods",
+    operation_id="payment_methods",
+    response_model=PaymentMethods,
+    responses=responses(503),
+    summary="How the shopper can pay right now, and which proofs of age count",
+)
+async def payment_methods(request: Request) -> PaymentMethods:
+    service = _service(request)
+    app = bool(service.app.available())
+    return PaymentMethods(card=True, app=app, age_proofs=["customer_card", *(["app"] if app else [])],
+                          message=None if app else UNAVAILABLE_TEXT)

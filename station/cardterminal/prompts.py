@@ -39,4 +39,6 @@ FINAL_TEXT = {
     "reversed": "Das Fach ließ sich nicht öffnen – die Zahlung wurde storniert",
     "released_not_charged": "Vielen Dank! Bitte entnehmen Sie Ihre Ware",
     "charge_unknown": "Vielen Dank! Die Zahlung wird noch geprüft",
+    "expired": "Die Zeit für die App-Zahlung ist abgelaufen – es wurde nichts abgebucht",
+    "refund_requested": "Das Fach ließ sich nicht öffnen – Sie bekommen Ihr Geld über die App zurück",
 }

@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     platform.add_argument("--client-id", default="platform-ingest")
     platform.set_defaults(handler=cmd_platform)
 
+    app_key = ops_sub.add_parser("app-key", help="print a station's app key (pinned by the platform)")
+    app_key.add_argument("--config", type=Path, required=True, help="the station's config file")
+    app_key.set_defaults(handler=cmd_app_key)
+
     send = ops_sub.add_parser("send", help="sign and send a command to one station, print its result")
     _broker_options(send)
     send.add_argument("--key", type=Path, required=True, help="operator private key (from `ops keygen`)")
@@ -105,6 +109,23 @@ def _action_parsers(actions: argparse._SubParsersAction) -> None:
     p = add("void-voucher", "void an issued voucher")
     p.add_argument("--code", required=True)
     p.add_argument("--reason", required=True)
+    p = add("confirm-app-payment", "confirm an app payment (as the platform does once the app paid)")
+    p.add_argument("--request", help="the QR code's content (JSON text, or @FILE): sale, station and amount from it")
+    p.add_argument("--station-key", help="the station's app key (from `station ops app-key`): verify the request")
+    p.add_argument("--sale-id", help="without --request: the sale shown on the station's screen")
+    p.add_argument("--amount-cents", type=int, help="without --request: the amount shown")
+    p.add_argument("--payment-id", help="the platform's payment id (default: a new one)")
+    p.add_argument("--age-verified", type=int, choices=[16, 18], help="the platform checked the payer's age")
+    p = add("close-app-refund", "answer a station's refund request")
+    p.add_argument("--refund-id", required=True)
+    p.add_argument("--declined", action="store_true", help="refused (default: paid back)")
+    p.add_argument("--reference")
+    p = add("register-customer-card", "register a customer card after checking the holder's ID")
+    p.add_argument("--uid", required=True, help="the card's UID in hex")
+    p.add_argument("--min-age", type=int, choices=[16, 18], required=True)
+    p.add_argument("--checked-by", required=True, help="who checked the ID")
+    p = add("revoke-customer-card", "a customer card proves no age any more")
+    p.add_argument("--uid", required=True)
 
 
 def action_params(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -145,7 +166,45 @@ def action_params(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         return "redeem_voucher", {"code": args.code, "reference": args.reference}
     if a == "void-voucher":
         return "void_voucher", {"code": args.code, "reason": args.reason}
+    if a == "confirm-app-payment":
+        return "confirm_app_payment", _confirmation(args)
+    if a == "close-app-refund":
+        return "close_app_refund", {"refund_id": args.refund_id, "refunded": not args.declined,
+                                    "reference": args.reference}
+    if a == "register-customer-card":
+        return "register_customer_card", {"uid": args.uid, "min_age": args.min_age, "checked_by": args.checked_by}
+    if a == "revoke-customer-card":
+        return "revoke_customer_card", {"uid": args.uid}
     raise ValueError(f"unknown action {a}")
+
+
+def _confirmation(args: argparse.Namespace) -> dict[str, Any]:
+    from central.apppay import confirmation_params, read_request
+
+    if args.request:
+        text = Path(args.request[1:]).read_text() if args.request.startswith("@") else args.request
+        body = read_request(text, args.station_key)
+    elif args.sale_id and args.amount_cents is not None:
+        body = {"sale_id": args.sale_id, "station_id": args.station, "amount_cents": args.amount_cents}
+    else:
+        raise SystemExit("confirm-app-payment needs --request, or --sale-id and --amount-cents")
+    return confirmation_params(body, payment_id=args.payment_id, age_verified=args.age_verified)
+
+
+def cmd_app_key(args: argparse.Namespace) -> int:
+    """Print a station's app key (the platform pins it to verify payment and refund requests)."""
+    from ..config import ConfigError, load_config
+    from ..purchase.apprequest import RequestSigner
+    from ..staff.secret import SecretError, StationSecret
+
+    try:
+        config = load_config(args.config)
+        secret = StationSecret(config.staff.secret_path(config.database.path))
+        print(RequestSigner.from_secret(secret).public_key_text())
+    except (ConfigError, SecretError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
 
 
 def _access(args: argparse.Namespace, client_id: str):  # -> BrokerAccess

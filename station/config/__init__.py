@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from .apppay import AppPaymentConfig
 from .base import Host, LocatedErrors, Name, Section
 from .deposit import DepositConfig
 from .fridge import FridgeConfig, HaccpConfig, ModbusLineConfig, ZoneConfig
@@ -115,6 +116,7 @@ class Config(Section):
     retention: RetentionConfig = RetentionConfig()
     mqtt: MqttConfig | None = None
     staff: StaffConfig = StaffConfig()
+    app_payment: AppPaymentConfig = AppPaymentConfig()
     pickup: PickupConfig = PickupConfig()
 
     @model_validator(mode="after")

@@ -175,6 +175,11 @@ class Sale(Base):
     booked_cents: Mapped[int] = mapped_column(Integer, default=0)
     credit_cents: Mapped[int] = mapped_column(Integer, default=0)  # vouchers held by (then redeemed for) the sale
     card_cents: Mapped[int] = mapped_column(Integer, default=0)  # asked of the terminal: total - credit, at least 0
+    paid_by: Mapped[str | None] = mapped_column(String(8), nullable=True)  # "card", "app", "credit" once paid
+    app_payment_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)  # the platform's
+    app_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)  # the app payment request's expiry
+    min_age: Mapped[int | None] = mapped_column(Integer, nullable=True)  # highest min_age of its goods
+    age_proof: Mapped[str | None] = mapped_column(String(16), nullable=True)  # "customer_card", "app", "terminal"
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     lines: Mapped[list[SaleLine]] = relationship(back_populates="sale", order_by="SaleLine.id", lazy="selectin")
@@ -213,6 +218,41 @@ class Payment(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     details: Mapped[dict] = mapped_column(default=dict)
+
+
+class AppRefund(Base):
+    """A refund the station asks of the platform for an app payment (`station/purchase/refunds.py`).
+
+    One per platform payment (`payment_id`): a payment is never refunded twice. `sale_id` is the
+    sale the confirmation named (it may not exist here: another station's, or unknown).
+    """
+
+    __tablename__ = "app_refunds"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(String(64), unique=True)
+    sale_id: Mapped[str] = mapped_column(String(64), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    request: Mapped[dict] = mapped_column(default=dict)  # the signed request as sent ({"body", "sig"})
+    answer: Mapped[dict | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CustomerCard(Base):
+    """A customer NFC card whose holder's age a volunteer or operator checked against an ID.
+
+    Only the keyed UID digest and the verified minimum age (16 or 18) are stored: no birth date, no name.
+    """
+
+    __tablename__ = "customer_cards"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    min_age: Mapped[int] = mapped_column(Integer)
+    registered_by: Mapped[str] = mapped_column(String(80))
+    registered_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class DepositReturn(Base):

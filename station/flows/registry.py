@@ -16,8 +16,9 @@ def all_flows() -> list[Flow[Any]]:
     from ..orders.flow import ORDER
     from ..printing.flow import PRINT_JOB
     from ..purchase.flow import SALE
+    from ..purchase.refunds import REFUND
     from ..restock.flow import RESTOCK
     from ..staff.sessions import SESSION
     from ..vouchers.flow import VOUCHER
 
-    return [SALE, DOOR, COMPARTMENT, BLOCK, ORDER, RETURN, VOUCHER, PRINT_JOB, RESTOCK, SESSION]
+    return [SALE, DOOR, COMPARTMENT, BLOCK, ORDER, RETURN, VOUCHER, PRINT_JOB, RESTOCK, SESSION, REFUND]

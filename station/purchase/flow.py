@@ -62,6 +62,12 @@ class SaleState(enum.StrEnum):
     REVERSED = "reversed"
     RELEASED_NOT_CHARGED = "released_not_charged"
     CHARGE_UNKNOWN = "charge_unknown"
+    # Paying by app (`apppay.py`): the platform confirms, the station releases, refunds what it did not release.
+    APP_REQUESTED = "app_requested"
+    APP_PAID = "app_paid"
+    APP_RELEASE_REQUESTED = "app_release_requested"
+    EXPIRED = "expired"
+    REFUND_REQUESTED = "refund_requested"
 
 
 FINAL = frozenset(
@@ -73,10 +79,13 @@ FINAL = frozenset(
         SaleState.REVERSED,
         SaleState.RELEASED_NOT_CHARGED,
         SaleState.CHARGE_UNKNOWN,
+        SaleState.EXPIRED,
+        SaleState.REFUND_REQUESTED,
     }
 )
 # Outcomes that end with nothing charged and every unreleased compartment back on sale.
-NOT_CHARGED = frozenset({SaleState.CANCELLED, SaleState.DECLINED, SaleState.ABORTED, SaleState.REVERSED})
+NOT_CHARGED = frozenset({SaleState.CANCELLED, SaleState.DECLINED, SaleState.ABORTED, SaleState.REVERSED,
+                         SaleState.EXPIRED, SaleState.REFUND_REQUESTED})
 
 # Line states: what happened at each compartment's door.
 RELEASED, MAYBE_RELEASED, NOT_RELEASED, DOOR_FAULT = "released", "maybe_released", "not_released", "door_fault"
@@ -119,6 +128,27 @@ def _arrows() -> list[Arrow[SaleState]]:
         Arrow(S.CHARGE_UNKNOWN, S.DONE, "end-of-day: it was charged", event="sale.done", priority=M),
         Arrow(S.CHARGE_UNKNOWN, S.RELEASED_NOT_CHARGED, "end-of-day: it was not charged",
               event="sale.released_not_charged", priority=M, alarm=_ALARM),
+        *_app_arrows(),
+    ]
+
+
+def _app_arrows() -> list[Arrow[SaleState]]:
+    """Paying by app: nothing opens before the platform's confirmation is committed; what stays shut is refunded."""
+    S, M = SaleState, Priority.MONEY
+    return [
+        Arrow(S.CREATED, S.APP_REQUESTED, "payment request signed and shown as a QR code"),
+        Arrow(S.APP_REQUESTED, S.APP_PAID, "the platform confirmed this sale and amount in time", event="sale.app_paid",
+              priority=M),
+        Arrow(S.APP_REQUESTED, S.CANCELLED, "cancelled before the app paid", event="sale.cancelled", priority=M),
+        Arrow(S.APP_REQUESTED, S.EXPIRED, "no confirmation before the request expired", event="sale.expired",
+              priority=M),
+        Arrow(S.APP_PAID, S.APP_RELEASE_REQUESTED, "about to open the doors"),
+        Arrow(S.APP_PAID, S.REFUND_REQUESTED, "interrupted before any door was pulsed: the whole amount asked back",
+              event="sale.refund_requested", priority=M),
+        Arrow(S.APP_RELEASE_REQUESTED, S.DONE, "a door opened; refund asked for the goods not released",
+              event="sale.done", priority=M),
+        Arrow(S.APP_RELEASE_REQUESTED, S.REFUND_REQUESTED, "no door opened: the whole amount asked back",
+              event="sale.refund_requested", priority=M),
     ]
 
 
@@ -181,6 +211,10 @@ SALE = Flow(
         SaleState.NOT_RELEASED: "reversed",
         SaleState.BOOK_REQUESTED: "ask the terminal, then charge_unknown: end-of-day settles it",
         SaleState.BOOKED: "done",
+        SaleState.APP_REQUESTED: "expired: the QR code is gone with the screen; a late confirmation is refunded",
+        SaleState.APP_PAID: "refund_requested: no door was pulsed, the whole amount is asked back",
+        SaleState.APP_RELEASE_REQUESTED: "the doors tell: seen open → done, refund for the rest; none seen "
+        "open → refund_requested (a door that may have opened is refunded too, as a card is not charged for it)",
     },
     payload=sale_payload,
 )

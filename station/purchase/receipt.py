@@ -46,6 +46,8 @@ def purchase_receipt_data(session: Session, desk: ReceiptDesk, sale_id: str, url
                            terminal_id=payment.terminal_id,
                            trace_number=None if payment.trace_no is None else str(payment.trace_no),
                            receipt_number=None if payment.receipt_no is None else str(payment.receipt_no))
+    if sale.paid_by == "app":  # paid through the platform's app: its payment id stands for the terminal's Beleg-Nr.
+        card = CardPayment(method="App", receipt_number=sale.app_payment_id)
     return PurchaseReceipt(shop=desk.shop, receipt_number=f"{number:06d}", at=sale.updated_at, lines=tuple(lines),
                            payment=card, deposit_voucher_code=", ".join(codes) or None, deposit_credit_cents=credit,
                            digital_receipt_url=url)

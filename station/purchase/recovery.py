@@ -195,6 +195,27 @@ class PurchaseRecovery:
     async def on_booked(self, sale_id: str) -> None:
         await self._to(sale_id, SaleState.DONE)
 
+    # -- paying by app: never opens a door; refunds what it cannot prove released -----------------------------
+    async def on_app_requested(self, sale_id: str) -> None:
+        await self._to(sale_id, SaleState.EXPIRED, why="interrupted while waiting for the app: the QR code is gone")
+
+    async def on_app_paid(self, sale_id: str) -> None:
+        await self._app_settle(sale_id, why="interrupted before any door was pulsed")
+
+    async def on_app_release_requested(self, sale_id: str) -> None:
+        await self._app_settle(sale_id, doors=True, why="interrupted while opening the doors")
+
+    async def _app_settle(self, sale_id: str, *, doors: bool = False, why: str) -> None:
+        app = self.service.app
+
+        def write(session: Session) -> SaleState:
+            outcomes = door_outcomes(session, sale_id) if doors else {}
+            if not doors:  # app_paid → refund_requested needs its own arrow; settle_in books nothing released
+                return app.settle_paid_in(session, sale_id, why=why)
+            return app.settle_in(session, sale_id, outcomes, recovered=True, why=why)
+
+        self.service.reported(sale_id, await self.db.write(write))
+
     async def terminal_reversed(self, sale_id: str) -> None:
         """The terminal reversed instead of booking (it took our answer as 'not issued')."""
         released = await self.db.read(lambda s: released_of(s, sale_id))

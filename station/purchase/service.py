@@ -23,7 +23,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from payments.zvt import (
@@ -47,16 +46,19 @@ from payments.zvt import (
 from .. import crashpoints
 from ..cardterminal import CardTerminal
 from ..cardterminal.prompts import FINAL_TEXT, prompt_for
-from ..compartments import CompartmentError, offers, owner
+from ..compartments import owner
 from ..components import ComponentHealth, Status, cancel_tasks
 from ..db.engine import Database, StorageUnavailable
-from ..db.models import Sale, SaleLine
-from ..db.types import utcnow
-from ..flows.engine import InvalidTransition, created
+from ..db.models import Sale
+from ..flows.engine import InvalidTransition
 from ..lockwall import DoorOutcome, LockWall
 from ..vouchers import VoucherError
-from ..vouchers import ledger as vouchers
 from . import endofday
+from .age import AgeGate, AgeRefused, audit_check
+from .apppay import UNAVAILABLE_TEXT, AppPayments
+from .apprequest import RequestSigner
+from .cart import create_sale
+from .errors import PurchaseError
 from .flow import DOOR_FAULT as DOOR_FAULT_LINE
 from .flow import FINAL, NOT_RELEASED, RELEASED, SALE, SaleState, card_due, mark_lines, move, record_payment
 from .progress import ProgressBoard
@@ -76,14 +78,6 @@ VOUCHER_CODES = {"not_found": "unknown_voucher", "invalid": "invalid", "busy": "
                  "already_redeemed": "already_redeemed", "throttled": "throttled"}
 
 
-class PurchaseError(Exception):
-    """A purchase that cannot start or change; `code` is for the API ("busy", "not_available", ...)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 class PurchaseService:
     name = "purchases"
 
@@ -97,6 +91,9 @@ class PurchaseService:
         receipts: ReceiptDesk | None = None,
         printing: PrintService | None = None,
         today: Callable[[], date] | None = None,
+        signer: RequestSigner | None = None,
+        station_id: str = "station",
+        age: AgeGate | None = None,
     ) -> None:
         self.db, self.terminal, self.lockwall = db, terminal, lockwall
         self.vouchers, self.receipts, self.printing = vouchers, receipts, printing
@@ -104,6 +101,8 @@ class PurchaseService:
         self.terminal.reconcile = endofday.reconcile  # end-of-day settles our unknown charges
         self.board = ProgressBoard()
         self.recovery = PurchaseRecovery(self)
+        self.app = AppPayments(self, signer, station_id)  # `app.uplink` is set by the assembly when syncing
+        self.age = age or AgeGate()
         self._current: str | None = None
         self._starting = asyncio.Lock()
         self._settling: set[str] = set()
@@ -153,8 +152,12 @@ class PurchaseService:
             self.board.state(sale_id, state, FINAL_TEXT.get(state))
 
     # -- starting a purchase ---------------------------------------------------------------------
-    async def begin(self, compartments: list[int], vouchers: list[str] | tuple[str, ...] = ()) -> str:
-        """Reserve the compartments, hold the vouchers, and start paying the rest; returns the sale id at once."""
+    async def begin(self, compartments: list[int], vouchers: list[str] | tuple[str, ...] = (), *,
+                    pay_with: str = "card") -> str:
+        """Reserve the compartments, hold the vouchers, and start paying the rest; returns the sale id at once.
+
+        `pay_with` "app": the sale waits for the platform's confirmation of its signed request (`apppay.py`).
+        """
         if not compartments or len(set(compartments)) != len(compartments):
             raise PurchaseError("invalid", "Bitte ein oder mehrere verschiedene Fächer wählen")
         if vouchers and self.vouchers is not None:
@@ -167,14 +170,21 @@ class PurchaseService:
         async with self._starting:
             if self._current is not None:
                 raise PurchaseError("busy", "Das Kartenterminal ist gerade belegt – bitte einen Moment warten")
+            if pay_with == "app" and not self.app.available():
+                raise PurchaseError("app_unavailable", UNAVAILABLE_TEXT)
             unavailable = set(self.lockwall.unavailable_compartments())
             for comp in compartments:
                 if comp in unavailable:
                     raise PurchaseError("not_available", f"Fach {comp} ist gerade nicht verfügbar")
             sale_id = str(uuid.uuid4())
             try:
-                today = self.today()
-                await self.db.write(lambda s: self._create(s, sale_id, compartments, vouchers, today))
+                today, digest, expires = self.today(), self.age.take_tap(), self.app.expiry()
+                await self.db.write(lambda s: create_sale(s, sale_id, compartments, vouchers, today,
+                                                           pay_with=pay_with, digest=digest, expires=expires,
+                                                           app_ok=self.app.available()))
+            except AgeRefused as exc:
+                await self._age_refused(sale_id, exc, pay_with)
+                raise PurchaseError("age_check_required", str(exc)) from None
             except StorageUnavailable:
                 raise PurchaseError("storage_unavailable", STORAGE_TEXT) from None
             except VoucherError as exc:
@@ -182,48 +192,35 @@ class PurchaseService:
                     await self.vouchers.refused(exc)
                 raise PurchaseError(VOUCHER_CODES.get(exc.code, "invalid"), str(exc)) from None
             self._current = sale_id  # only now: the sale exists on disk
-            self.terminal.payment_active = True
-        crashpoints.reached("sale.created")
-        self.board.open(sale_id, SaleState.CREATED)
-        self._spawn(self._run(sale_id, compartments), f"purchase-{sale_id[:8]}")
+            self.terminal.payment_active = pay_with != "app"
+        crashpoints.reached("sale.app_requested" if pay_with == "app" else "sale.created")
+        if pay_with == "app":
+            self.board.open(sale_id, SaleState.APP_REQUESTED)
+            self._spawn(self.app.wait_then_expire(sale_id), f"app-expiry-{sale_id[:8]}")
+        else:
+            self.board.open(sale_id, SaleState.CREATED)
+            self._spawn(self._run(sale_id, compartments), f"purchase-{sale_id[:8]}")
         return sale_id
 
-    @staticmethod
-    def _create(
-        session: Session, sale_id: str, compartments: list[int], codes: list[str] | tuple[str, ...],
-        today: date | None = None,
-    ) -> None:
-        by_compartment = {o.compartment: o for o in offers(session, today=today)}
-        missing = [c for c in compartments if c not in by_compartment]
-        if missing:
-            raise PurchaseError("not_available", f"Fach {missing[0]} ist nicht (mehr) zu kaufen")
-        now = utcnow()
-        total = sum(by_compartment[c].total_cents for c in compartments)
-        session.execute(insert(Sale).values(id=sale_id, state=SaleState.CREATED.value, total_cents=total,
-                                            booked_cents=0, credit_cents=0, card_cents=total, created_at=now,
-                                            updated_at=now))
-        if codes:  # held in this transaction: a voucher is never in two purchases, nor lost if this one fails
-            credit = sum(v.amount_cents for v in vouchers.hold_for_sale(session, codes, sale_id))
-            session.execute(update(Sale).where(Sale.id == sale_id).values(credit_cents=credit,
-                                                                          card_cents=max(0, total - credit)))
-        for comp_id in compartments:
-            offer = by_compartment[comp_id]
-            session.execute(
-                insert(SaleLine).values(sale_id=sale_id, compartment_id=comp_id, product_id=offer.product_id,
-                                        gtin=offer.gtin, quantity=offer.quantity, unit_price_cents=offer.price_cents,
-                                        deposit_cents=offer.deposit_cents, vat_rate_bp=offer.vat_rate_bp,
-                                        state="reserved")
-            )
-            try:  # a cold-chain block committed just before is seen here: same transaction as the reservation
-                owner.reserve_for_sale(session, comp_id, sale_id)
-            except CompartmentError as exc:
-                raise PurchaseError("not_available", str(exc)) from None
-        created(session, SALE, sale_id, actor="shopper", reason="sale", reference=sale_id, compartments=compartments)
-        session.flush()
+    async def _age_refused(self, sale_id: str, exc: AgeRefused, pay_with: str) -> None:
+        """Audited (and sent to the platform) in its own transaction: the sale itself was never created."""
+        try:
+            await self.db.write(lambda s: audit_check(s, None, exc.required, None, passed=False, method=pay_with,
+                                                      why="no proof of age before payment"))
+        except StorageUnavailable:
+            log.warning("age check refusal not audited: storage unavailable")
 
     async def cancel(self, sale_id: str) -> None:
         """Cancel before the card is paid: only while the terminal still waits for a card."""
         state = await self._state(sale_id)
+        if state is SaleState.APP_REQUESTED:
+            try:
+                await self._commit(sale_id, SaleState.CANCELLED, actor="shopper", expect={SaleState.APP_REQUESTED})
+                return
+            except InvalidTransition:
+                raise PurchaseError("too_late", "Die App hat bereits bezahlt") from None
+            except StorageUnavailable:
+                raise PurchaseError("storage_unavailable", STORAGE_TEXT) from None
         if state is SaleState.CREATED:
             try:
                 await self._commit(sale_id, SaleState.CANCELLED, actor="shopper", expect={SaleState.CREATED})
@@ -386,6 +383,15 @@ class PurchaseService:
 
     async def _open_doors(self, sale_id: str, compartments: list[int]) -> dict[int, str]:
         """release_requested is committed: pulse each door, then commit released or not_released."""
+        outcomes = await self._pulse_doors(sale_id, compartments)
+        released = sorted(c for c, v in outcomes.items() if v == RELEASED)
+        await self._commit(sale_id, SaleState.RELEASED if released else SaleState.NOT_RELEASED,
+                           until_committed=True, released=released,
+                           also=lambda s: mark_lines(s, sale_id, outcomes))
+        return outcomes
+
+    async def _pulse_doors(self, sale_id: str, compartments: list[int]) -> dict[int, str]:
+        """Pulse each door (each intent committed by the lock wall first); returns what each door did."""
         outcomes: dict[int, str] = {}
         for compartment in compartments:
             if await self._blocked(compartment):
@@ -402,10 +408,6 @@ class PurchaseService:
             else:
                 outcomes[compartment] = DOOR_FAULT_LINE if result.outcome is DoorOutcome.NOT_OPENED else NOT_RELEASED
                 self.board.say(sale_id, f"Fach {compartment} ließ sich nicht öffnen")
-        released = sorted(c for c, v in outcomes.items() if v == RELEASED)
-        await self._commit(sale_id, SaleState.RELEASED if released else SaleState.NOT_RELEASED,
-                           until_committed=True, released=released,
-                           also=lambda s: mark_lines(s, sale_id, outcomes))
         return outcomes
 
     async def _blocked(self, compartment: int) -> bool:

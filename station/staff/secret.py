@@ -68,6 +68,14 @@ class StationSecret:
     def _mac(self, purpose: bytes, value: bytes) -> str:
         return hmac.new(self.key(), purpose + b"\x00" + value, hashlib.sha256).hexdigest()
 
+    def derive(self, purpose: bytes) -> bytes:
+        """32 bytes derived from the key for one purpose (the app payment signing key's seed)."""
+        return bytes.fromhex(self._mac(b"derive", purpose))
+
+    def customer_card_digest(self, uid_hex: str) -> str:
+        """The stored form of an age-verified customer card's UID (keyed: the UID itself is never stored)."""
+        return self._mac(b"customer-card", bytes.fromhex(normalise_uid(uid_hex)))
+
     def badge_digest(self, uid_hex: str) -> str:
         """The stored form of a badge UID (hex, any case; separators ignored)."""
         return self._mac(b"badge", bytes.fromhex(normalise_uid(uid_hex)))

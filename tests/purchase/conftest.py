@@ -23,6 +23,8 @@ from station.db.models import Alarm, Compartment, OutboxEvent, Product, Sale
 from station.db.types import utcnow
 from station.lockwall import LockWall
 from station.purchase import FINAL, PurchaseService
+from station.purchase.age import AgeGate
+from station.purchase.apprequest import RequestSigner
 from tests.conftest import minimal_config
 
 TIMERS = ZvtTimers(t1_inter_byte=0.2, t2_frame_ack=0.5, t3_ack=1.0, t4_dialogue=10.0, decide_s=0.3, connect_s=1.0)
@@ -32,7 +34,14 @@ PRODUCTS = {  # gtin: (name, price, deposit)
     "4001234567890": ("Bauernbrot 750 g", 420, 0),
     "4009876543210": ("Eier 10 Stück", 399, 0),  # .99 cents: the simulator declines this total
 }
-LOADS = {1: ("4006381333931", 2), 2: ("4001234567890", 1), 17: ("4009876543210", 1), 18: ("4001234567890", 1)}
+AGE_RESTRICTED = {  # gtin: (name, price, deposit, min_age): the demo's local beer and fruit brandy
+    "4031234000016": ("Dorfbier 0,5 l", 189, 8, 16),
+    "4031234000023": ("Obstbrand 0,35 l", 1890, 0, 18),
+}
+LOADS = {1: ("4006381333931", 2), 2: ("4001234567890", 1), 17: ("4009876543210", 1), 18: ("4001234567890", 1),
+         3: ("4031234000016", 1), 4: ("4031234000023", 1)}
+STATION_ID = "test-station"
+SIGNING_SEED = bytes(range(32))
 
 
 def purchase_config_text(db_path: Path, lock_port: str, terminal_url: str) -> str:
@@ -75,9 +84,22 @@ def seed_catalogue(session) -> None:
                 updated_at=utcnow(),
             )
         )
+    for gtin, (name, price, deposit, min_age) in AGE_RESTRICTED.items():
+        session.add(Product(gtin=gtin, name=name, price_cents=price, deposit_cents=deposit, vat_rate_bp=1900,
+                            temperature_class="ambient", min_age=min_age, updated_at=utcnow()))
     session.flush()
     for comp, (gtin, qty) in LOADS.items():
         load_compartment(session, comp, gtin, qty, best_before=date.today() + timedelta(days=30), actor="volunteer:1")
+
+
+class FakeSecret:
+    """The station key's customer-card digest, with a fixed key (tests)."""
+
+    def customer_card_digest(self, uid_hex: str) -> str:
+        import hashlib
+        import hmac
+
+        return hmac.new(b"k" * 32, b"customer-card\x00" + bytes.fromhex(uid_hex), hashlib.sha256).hexdigest()
 
 
 class Shop:
@@ -124,7 +146,9 @@ async def open_shop(
     wall = LockWall(config, db)
     client = ZvtClient(ZvtSettings(url=url, timers=timers, max_status_infos=40, baudrate=115200))
     terminal = CardTerminal(config.payment, db, client=client)
-    service = PurchaseService(db, terminal, wall)
+    service = PurchaseService(db, terminal, wall, signer=RequestSigner(SIGNING_SEED), station_id=STATION_ID,
+                              age=AgeGate(FakeSecret()))
+    service.app.uplink = lambda: True
     for component in (wall, terminal, service):
         await component.start()
     await db.write(seed_catalogue)

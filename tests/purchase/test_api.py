@@ -21,7 +21,7 @@ def _client(shop: Shop) -> httpx.AsyncClient:
 async def test_offers_purchase_progress_and_errors(shop: Shop) -> None:
     async with _client(shop) as http:
         offers = (await http.get("/api/offers")).json()
-        assert [o["compartment"] for o in offers] == [1, 2, 17, 18]
+        assert [o["compartment"] for o in offers] == [1, 2, 3, 4, 17, 18]
         milk = offers[0]
         assert (milk["name"], milk["quantity"], milk["total_cents"], milk["available"]) == (
             "Hofmilch 1 l",
@@ -39,7 +39,7 @@ async def test_offers_purchase_progress_and_errors(shop: Shop) -> None:
         await shop.finished(sale_id)
         done = (await http.get(f"/api/purchases/{sale_id}")).json()
         assert done["state"] in FINAL and done["message"] == "Vielen Dank für Ihren Einkauf!"
-        assert [o["compartment"] for o in (await http.get("/api/offers")).json()] == [1, 17, 18]
+        assert [o["compartment"] for o in (await http.get("/api/offers")).json()] == [1, 3, 4, 17, 18]
 
         missing = await http.get("/api/purchases/nope")
         assert missing.status_code == 404 and missing.json()["error"] == "not_found"
