@@ -51,6 +51,6 @@ class RetentionConfig(Section):
         "locked (a locked keypad or account stays until an operator lifts it)",
     )
     interval_s: float = Field(default=3600, ge=10, le=86_400, description="how often the removal runs")
-    batch_rows: int = Field(default=500, ge=10, le=10_000, description="rows removed per transaction")
+    batch_rows: int = Field(default=100, ge=10, le=10_000, description="rows removed per transaction")
     pause_s: float = Field(default=0.02, ge=0, le=5, description="pause between batches, so sales never wait long")
     vacuum_pages: int = Field(default=256, ge=0, le=100_000, description="free pages returned to the disk per step")
