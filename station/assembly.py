@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .cardterminal import CardTerminal
@@ -25,6 +26,7 @@ from .reports import EndOfDayReports
 from .restock import RestockService
 from .restock.flow import restocked_compartments
 from .retention import Retention
+from .runtime import Runtime
 from .staff import StaffService
 from .vouchers import VoucherService
 
@@ -35,12 +37,14 @@ def build_station(
     file_config: Config | None = None,
     overlay: OverlayState | None = None,
     clock: Clock | None = None,
+    freeze_heap: bool = False,
 ) -> Station:
     """Construct every component (no I/O happens here); start order is the order added.
 
     `config` is what runs (the file plus a stored overlay, see `config.overlay.effective_config`);
     `file_config` is the file alone, against which a new overlay from the platform is checked.
-    `clock` replaces the wall clock (tests: a `ManualClock`).
+    `clock` replaces the wall clock (tests: a `ManualClock`). `freeze_heap`: the daemon process
+    (`station run`, `station demo`) hands its start-up heap out of the collector's sight (`runtime`).
     """
     station = Station(config, overlay=overlay, clock=clock)
     base = file_config or config
@@ -51,6 +55,7 @@ def build_station(
     station.add(staff)
     holders: list[Any] = []
     settled_first: list[Any] = []
+    station.receipts = desk_from_config(config)
     if config.lock_buses:
         station.lockwall = LockWall(config, station.db)
         station.add(station.lockwall)
@@ -59,11 +64,11 @@ def build_station(
         holders.append(restocked_compartments)
         settled_first.append(restock.recovered)
         offline = OfflineVerifier(config.pickup, config.station.id) if config.pickup.platform_keys else None
-        pickup = PickupService(station.db, station.lockwall, staff, station.clock, offline=offline)
+        pickup = PickupService(station.db, station.lockwall, staff, station.clock, offline=offline,
+                               receipts=station.receipts, print_receipts=config.printer is not None)
         station.add(pickup)
         holders.append(order_compartments)
         settled_first.append(pickup.recovered)
-    station.receipts = desk_from_config(config)
     if config.printer is not None:
         station.printing = PrintService(config.printer, station.db, station.receipts)
         station.add(station.printing)
@@ -124,7 +129,14 @@ def build_station(
         if station.purchases is not None:  # the app's confirmation comes over this link: no link, no app payment
             sync = station.sync
             station.purchases.app.uplink = lambda: sync.connection is not None
+    station.add(Runtime(freeze=freeze_heap))  # the last one started: the heap it freezes is the whole start-up
     return station
+
+
+def daemon_freezes_heap() -> bool:
+    """The daemon freezes its start-up heap unless STATION_GC_FREEZE=0 (to measure the difference:
+    bench/bench_history.py --gc-compare)."""
+    return os.environ.get("STATION_GC_FREEZE", "1") != "0"
 
 
 def check_overlay(file_config: Config, overlay: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .assembly import build_station
+from .assembly import build_station, daemon_freezes_heap
 from .compartments.contents import load as load_compartment
 from .compartments.owner import sync_configured as sync_compartments
 from .config import Config, SimulationConfig
@@ -242,7 +242,7 @@ async def run_demo(config: Config) -> None:
     config = await asyncio.to_thread(pin_demo_operator_key, config)
     effective, overlay = await asyncio.to_thread(effective_config, config)
     async with simulated_devices(config), demo_platform(config):
-        await build_station(effective, file_config=config, overlay=overlay).run()
+        await build_station(effective, file_config=config, overlay=overlay, freeze_heap=daemon_freezes_heap()).run()
 
 
 def demo_dir(config: Config) -> Path:

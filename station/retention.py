@@ -75,6 +75,52 @@ RULES = (
 )
 
 
+def _states(flow_final: frozenset[Any]) -> str:
+    return ", ".join(f"'{state.value}'" for state in sorted(flow_final, key=str))
+
+
+def _later_rules() -> tuple[Rule, ...]:
+    """Receipts, print jobs, vouchers, deposit returns, restock and volunteer sessions, log-in throttles.
+
+    Ordered so nothing referenced goes first: print jobs before their receipts, vouchers before
+    the returns that issued them, restock sessions before the volunteer sessions they ran in.
+    Final states come from the flows themselves, so a new final state is never forgotten here.
+    """
+    from .deposit.flow import RETURN
+    from .printing.flow import PRINT_JOB
+    from .restock.flow import RESTOCK
+    from .staff.sessions import SESSION
+    from .vouchers.flow import VOUCHER
+
+    return (
+        Rule("print jobs", lambda c: c.receipts_days, "print_jobs", "id", "created_at", "updated_at",
+             f"state IN ({_states(PRINT_JOB.final)})", (f"DELETE FROM print_jobs WHERE id IN {_IDS}",)),
+        Rule("receipts", lambda c: c.receipts_days, "receipts", "id", "created_at", "created_at",
+             "id NOT IN (SELECT receipt_id FROM print_jobs)", (f"DELETE FROM receipts WHERE id IN {_IDS}",)),
+        Rule("vouchers", lambda c: c.vouchers_days, "vouchers", "id", "issued_at", "updated_at",
+             f"state IN ({_states(VOUCHER.final)})", (f"DELETE FROM vouchers WHERE id IN {_IDS}",)),
+        Rule("deposit returns", lambda c: c.deposit_days, "deposit_returns", "id", "created_at", "updated_at",
+             f"state IN ({_states(RETURN.final)}) AND id NOT IN "
+             "(SELECT deposit_return_id FROM vouchers WHERE deposit_return_id IS NOT NULL)",
+             (f"DELETE FROM deposit_return_items WHERE return_id IN {_IDS}",
+              f"DELETE FROM deposit_returns WHERE id IN {_IDS}")),
+        Rule("restock sessions", lambda c: c.doors_days, "restock_sessions", "id", "created_at", "updated_at",
+             f"state IN ({_states(RESTOCK.final)})", (f"DELETE FROM restock_sessions WHERE id IN {_IDS}",)),
+        Rule("volunteer sessions", lambda c: c.staff_sessions_days, "volunteer_sessions", "id", "started_at",
+             "updated_at", f"state IN ({_states(SESSION.final)}) AND id NOT IN "
+             "(SELECT session_id FROM restock_sessions WHERE session_id IS NOT NULL)",
+             (f"DELETE FROM volunteer_sessions WHERE id IN {_IDS}",)),
+        Rule("log-in throttles", lambda c: c.throttle_days, "staff_throttle", "scope", "last_failure_at",
+             "last_failure_at", "locked_at IS NULL AND consecutive = 0",
+             (f"DELETE FROM staff_throttle WHERE scope IN {_IDS}",)),
+    )  # fmt: skip
+
+
+def rules() -> tuple[Rule, ...]:
+    """Every rule in the order it runs (delivered events last)."""
+    return (*RULES[:-1], *_later_rules(), RULES[-1])
+
+
 def acknowledged_before(session: Session) -> datetime | None:
     """Events created before this time are all acknowledged (None: nothing is pending)."""
     oldest = session.execute(
@@ -152,7 +198,7 @@ class Retention(ProgressMixin):
         """One full pass over every rule; returns the rows removed per rule."""
         now = self.clock()
         removed: dict[str, int] = {}
-        for rule in RULES:
+        for rule in rules():
             days = self.delivered_days if rule.table == "outbox" else rule.days(self.config)
             if days is None:
                 continue

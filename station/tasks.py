@@ -93,18 +93,19 @@ def _date(value: date) -> str:
 @register_source
 def goods_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
     """Per compartment holding goods: the most urgent of use-by reached, best-before passed, marked down, soon."""
-    rows = session.execute(
-        select(Compartment.id, Compartment.status, CompartmentContent.use_by, CompartmentContent.best_before, Product)
+    rows = session.execute(  # plain columns, no ORM objects: the task list is polled by the volunteer's screen
+        select(Compartment.id, Compartment.status, CompartmentContent.use_by, CompartmentContent.best_before,
+               Product.name, Product.past_best_before_price_cents, Product.past_best_before_days)
         .join(CompartmentContent, CompartmentContent.compartment_id == Compartment.id)
         .join(Product, Product.id == CompartmentContent.product_id)
         .where(CompartmentContent.quantity > 0)
         .order_by(Compartment.id, CompartmentContent.id)
     ).all()
     worst: dict[int, Task] = {}
-    for comp, status, use_by, best_before, product in rows:
+    for comp, status, use_by, best_before, name, reduced, reduced_days in rows:
         if status == Slot.RESTOCKING.value:
             continue  # someone is at it right now
-        task = _goods_task(comp, use_by, best_before, product, ctx)
+        task = _goods_task(comp, use_by, best_before, _Goods(name, reduced, reduced_days), ctx)
         if task is not None and (comp not in worst or _rank(task) < _rank(worst[comp])):
             worst[comp] = task
     return worst.values()
@@ -118,7 +119,16 @@ def _rank(task: Task) -> int:
     return _GOODS_RANK.get(task.code, 9)
 
 
-def _goods_task(comp: int, use_by: date | None, best_before: date | None, product: Product,
+@dataclass(frozen=True)
+class _Goods:
+    """The product columns a goods task needs."""
+
+    name: str
+    past_best_before_price_cents: int | None
+    past_best_before_days: int
+
+
+def _goods_task(comp: int, use_by: date | None, best_before: date | None, product: _Goods,
                 ctx: TaskContext) -> Task | None:
     where, name, soon = _fach(comp), product.name, ctx.today + timedelta(days=ctx.warning_days)
     subject = f"compartment:{comp}"

@@ -138,6 +138,10 @@ class LockBus:
     def lock_count(self, board: int) -> int:
         return self._tracker(board).lock_count
 
+    def down_boards(self) -> tuple[int, ...]:
+        """Addresses of the boards known to be down (cheap: no snapshot; asked on every offers request)."""
+        return tuple(address for address, tracker in self._boards.items() if tracker.is_down)
+
     async def start(self) -> None:
         """Start the actor; returns at once. Boards are probed in the background."""
         if self._task is None:

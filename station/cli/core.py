@@ -162,12 +162,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     for warning in checked.warnings:
         log.warning("config %s: %s", args.config, warning)
     config = checked.config
-    from ..assembly import build_station
+    from ..assembly import build_station, daemon_freezes_heap
     from ..config.overlay import effective_config
 
     effective, overlay = effective_config(config)
     try:
-        asyncio.run(build_station(effective, file_config=config, overlay=overlay).run())
+        station = build_station(effective, file_config=config, overlay=overlay, freeze_heap=daemon_freezes_heap())
+        asyncio.run(station.run())
     except Exception:
         log.exception("station stopped by an error")
         return 1

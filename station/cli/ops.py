@@ -9,6 +9,7 @@ import json
 import sys
 import tomllib
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,12 @@ def _action_parsers(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", default="order", choices=["order", "parcel"])
     p.add_argument("--compartment", type=int)
     p.add_argument("--amount-cents", type=int, default=0)
+    p.add_argument("--size", choices=["S", "M", "L", "XL"], help="smallest compartment size it fits")
+    p.add_argument("--zone", help="temperature zone as the station names it (none: ambient)")
+    p.add_argument("--pickup-code", help="the customer's typed code, 10-16 digits (sent signed; stored hashed)")
+    p.add_argument("--qr-token", help="the customer's QR token (base64url, at least 128 bits)")
+    p.add_argument("--card-uid", help="UID of the customer's NFC card (hex)")
+    p.add_argument("--valid-hours", type=float, help="valid for this many hours from now, then it goes back")
     p = add("cancel-order", "cancel a pick-up order")
     p.add_argument("--external-id", required=True)
     p.add_argument("--reason")
@@ -153,6 +160,12 @@ def action_params(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             "compartment_id": args.compartment,
             "amount_due_cents": args.amount_cents,
         }
+        optional = {"size": args.size, "zone": args.zone, "pickup_code": args.pickup_code,
+                    "qr_token": args.qr_token, "card_uid": args.card_uid}
+        params.update({key: value for key, value in optional.items() if value is not None})
+        if args.valid_hours is not None:
+            until = datetime.now(UTC) + timedelta(hours=args.valid_hours)
+            params["expires_at"] = until.isoformat(timespec="seconds")
         return "create_order", params
     if a == "cancel-order":
         return "cancel_order", {"external_id": args.external_id, "reason": args.reason}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, insert, select
 from sqlalchemy.orm import Session
@@ -145,47 +145,61 @@ def offers(session: Session, *, only_sellable: bool = True, today: date | None =
     the default is the process's local date.
     """
     today = today or date.today()
-    query = (
-        select(Compartment.id, Compartment.status, CompartmentContent, Product)
-        .join(CompartmentContent, CompartmentContent.compartment_id == Compartment.id)
-        .join(Product, Product.id == CompartmentContent.product_id)
-        .where(CompartmentContent.quantity > 0)
-        .order_by(Compartment.id, CompartmentContent.id)
-    )
+    query = select(*_OFFER_COLUMNS).join(CompartmentContent, CompartmentContent.compartment_id == Compartment.id)
+    query = query.join(Product, Product.id == CompartmentContent.product_id).where(CompartmentContent.quantity > 0)
+    query = query.order_by(Compartment.id, CompartmentContent.id)
     if only_sellable:
         sellable = (Compartment.status == Slot.LOADED.value, Compartment.blocked_reason.is_(None), Product.active)
         query = query.where(and_(*sellable))
     found: dict[int, Offer] = {}
     expired: set[int] = set()
-    for comp_id, status, content, product in session.execute(query):
-        state = date_state(content.use_by, content.best_before, today, product)
+    for row in session.execute(query):  # plain rows, no ORM objects: this runs for every screen refresh
+        state = date_state(row.use_by, row.best_before, today, row)
         if only_sellable and state == "off_sale":
-            expired.add(comp_id)
+            expired.add(row.compartment)
             continue
-        previous = found.get(comp_id)
+        previous = found.get(row.compartment)
         reduced = (state == "marked_down" and only_sellable) or (previous is not None and previous.marked_down)
-        price = product.past_best_before_price_cents if reduced else product.price_cents
-        found[comp_id] = Offer(
-            comp_id,
-            product.id,
-            product.gtin,
-            product.name,
-            content.quantity + (previous.quantity if previous else 0),
-            price if price is not None else product.price_cents,
-            product.deposit_cents,
-            product.vat_rate_bp,
-            _earliest(content.best_before, previous.best_before if previous else None),
-            _earliest(content.use_by, previous.use_by if previous else None),
-            product.temperature_class,
-            product.min_age,
-            status,
-            regular_price_cents=product.price_cents,
+        price = row.past_best_before_price_cents if reduced else row.price_cents
+        found[row.compartment] = Offer(
+            row.compartment,
+            row.product_id,
+            row.gtin,
+            row.name,
+            row.quantity + (previous.quantity if previous else 0),
+            price if price is not None else row.price_cents,
+            row.deposit_cents,
+            row.vat_rate_bp,
+            _earliest(row.best_before, previous.best_before if previous else None),
+            _earliest(row.use_by, previous.use_by if previous else None),
+            row.temperature_class,
+            row.min_age,
+            row.status,
+            regular_price_cents=row.price_cents,
             marked_down=bool(reduced),
         )
     return [offer for comp, offer in found.items() if comp not in expired]
 
 
-def date_state(use_by: date | None, best_before: date | None, today: date, product: Product) -> str:
+_OFFER_COLUMNS = (
+    Compartment.id.label("compartment"), Compartment.status, CompartmentContent.quantity,
+    CompartmentContent.best_before, CompartmentContent.use_by, Product.id.label("product_id"), Product.gtin,
+    Product.name, Product.price_cents, Product.deposit_cents, Product.vat_rate_bp, Product.temperature_class,
+    Product.min_age, Product.past_best_before_price_cents, Product.past_best_before_days,
+)  # fmt: skip
+
+
+class MarkDown(Protocol):
+    """What decides a price past the best-before date: a Product, or a row carrying its columns."""
+
+    @property
+    def past_best_before_price_cents(self) -> int | None: ...
+
+    @property
+    def past_best_before_days(self) -> int: ...
+
+
+def date_state(use_by: date | None, best_before: date | None, today: date, product: MarkDown) -> str:
     """"on_sale", "marked_down" (past best-before, sold reduced) or "off_sale" (use-by reached, or past
     best-before without a reduced price or beyond its days)."""
     if use_by is not None and use_by <= today:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..config import CompartmentConfig
-from ..db.models import Compartment, CompartmentContent, CompartmentHold, Priority
+from ..db.models import Compartment, CompartmentContent, CompartmentHold, Order, Priority
 from ..db.types import utcnow
 from ..flows.engine import InvalidTransition, created, transition
 from ..journal import audit
@@ -22,6 +22,7 @@ from ..outbox import record_event
 from .flow import COMPARTMENT, Slot
 
 NOT_CONFIGURED = "not_configured"  # hold kind: the compartment left the configuration
+ORDER_ENDED = ("collected", "returned", "cancelled")  # the order flow's final states: it names no compartment
 
 
 class CompartmentError(Exception):
@@ -148,6 +149,14 @@ def order_settled(session: Session, compartment: int, order_ref: str, outcome: s
 
 # -- volunteers -----------------------------------------------------------------------------------
 def open_for_volunteer(session: Session, compartment: int, actor: str, purpose: str) -> None:
+    """Opened to restock, clean or check. Refused while a live order names it: recording the contents
+    would call it empty (or loaded with goods) under an order still waiting in it."""
+    order = session.execute(
+        select(Order.external_id).where(Order.compartment_id == compartment, Order.state.not_in(ORDER_ENDED))
+    ).first()  # fmt: skip
+    if order is not None:
+        raise CompartmentError(f"In Fach {compartment} liegt noch die Bestellung {order.external_id} – "
+                               "dieses Fach nicht zum Auffüllen oder Reinigen öffnen; bitte den Betreiber anrufen")
     _move(session, compartment, Slot.RESTOCKING, expect={Slot.EMPTY, Slot.LOADED, Slot.NEEDS_CHECK},
           actor=actor, reason=purpose)
 

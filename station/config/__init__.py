@@ -116,8 +116,8 @@ class Config(Section):
     retention: RetentionConfig = RetentionConfig()
     mqtt: MqttConfig | None = None
     staff: StaffConfig = StaffConfig()
-    pickup: PickupConfig = PickupConfig()
     app_payment: AppPaymentConfig = AppPaymentConfig()
+    pickup: PickupConfig = PickupConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:

@@ -5,7 +5,11 @@ operation or alarm, the station keeps its own rows only as long as someone on si
 (a shopper's complaint, a chargeback, a technician, a food inspector), then removes them in small
 batches. Nothing whose event the platform has not acknowledged is ever removed, whatever its age.
 The HACCP log has its own rules under `[haccp]` (at least two years, §4 LMHV / Reg. (EC) 852/2004
-practice); vouchers and deposit returns stay while they can still be redeemed.
+practice); vouchers stay while they can still be redeemed (only redeemed or void ones go), and a
+deposit return stays as long as a voucher it issued does. The books themselves (GoBD, §147 AO: ten
+years for receipts and bookings) are the platform's: every sale, payment, voucher and return reaches
+it as acknowledged events before the station removes anything, so the station's copy only has to
+cover what is asked on site (a complaint, a card dispute, about 13 months).
 """
 
 from __future__ import annotations
@@ -26,7 +30,27 @@ class RetentionConfig(Section):
     audit_days: float = Field(default=400, ge=30, description="audit-log entries (who did what at the station)")
     alarms_days: float = Field(default=400, ge=30, description="cleared alarms")
     orders_days: float = Field(default=400, ge=30, description="finished orders and parcels")
+    receipts_days: float = Field(
+        default=400, ge=30, description="digital receipts (the QR link a shopper keeps) and finished print jobs: "
+        "as long as a sale can still be disputed; the platform keeps the books and the receipt data (§147 AO)",
+    )
+    vouchers_days: float = Field(
+        default=400, ge=30, description="redeemed or void vouchers and credits; an issued voucher stays whatever its "
+        "age (a Pfandbon is owed until redeemed: three years from the end of its year, §§ 195, 199 BGB)",
+    )
+    deposit_days: float = Field(
+        default=400, ge=30, description="finished deposit returns with their containers, once no kept voucher "
+        "names them (the deposit clearing counts machine and platform figures, not these rows)",
+    )
+    staff_sessions_days: float = Field(
+        default=90, ge=7, description="ended volunteer log-in sessions (personal data: kept only as long as an "
+        "incident is usually looked into, Art. 5(1)(e) GDPR; who did what stays in the audit log)",
+    )
+    throttle_days: float = Field(
+        default=30, ge=1, description="log-in throttle rows without failures since their last success and not "
+        "locked (a locked keypad or account stays until an operator lifts it)",
+    )
     interval_s: float = Field(default=3600, ge=10, le=86_400, description="how often the removal runs")
-    batch_rows: int = Field(default=500, ge=10, le=10_000, description="rows removed per transaction")
+    batch_rows: int = Field(default=100, ge=10, le=10_000, description="rows removed per transaction")
     pause_s: float = Field(default=0.02, ge=0, le=5, description="pause between batches, so sales never wait long")
     vacuum_pages: int = Field(default=256, ge=0, le=100_000, description="free pages returned to the disk per step")

@@ -62,6 +62,9 @@ class LockWall:
         self.buses: dict[str, LockBus] = {name: factory(name, section) for name, section in config.lock_buses.items()}
         self.by_address: dict[Address, int] = {(c.bus, c.board, c.lock): c.id for c in config.compartments}
         self.address_of: dict[int, Address] = {c.id: (c.bus, c.board, c.lock) for c in config.compartments}
+        self.on_board: dict[tuple[str, int], list[int]] = {}
+        for c in sorted(config.compartments, key=lambda c: c.id):
+            self.on_board.setdefault((c.bus, c.board), []).append(c.id)
         self._events: asyncio.Queue[LockEvent | _LeftOpenDue] = asyncio.Queue()
         self._waiters: dict[int, asyncio.Future[bool]] = {}  # compartment -> "opened" seen
         self._active: dict[int, int] = {}  # compartment -> operation id being opened or open
@@ -123,6 +126,12 @@ class LockWall:
         lock = self._locks.setdefault(compartment, asyncio.Lock())
         async with lock:
             op_id = await self.db.write(lambda s: doors.create(s, compartment, reason, reference, actor))
+            if compartment in self._active:
+                # Still open from an earlier opening: a pulse could not be confirmed (no opening edge), and
+                # taking over the tracking would let the earlier door's close end this operation instead.
+                error = "the door is still open from an earlier opening"
+                await self._record(op_id, DoorState.FAILED, error=error)
+                return DoorResult(op_id, compartment, DoorOutcome.UNAVAILABLE, error)
             self._active[compartment] = op_id
             result = await self._pulse_and_confirm(compartment, op_id)
             if result.outcome is not DoorOutcome.OPENED:
@@ -314,13 +323,10 @@ class LockWall:
 
     # -- reporting -------------------------------------------------------------------------------------
     def unavailable_compartments(self) -> list[int]:
-        down = {
-            (bus.name, b.address)
-            for bus in self.buses.values()
-            for b in bus.snapshot().boards
-            if b.availability.available is False
-        }
-        return sorted(c for c, (bus, board, _lock) in self.address_of.items() if (bus, board) in down)
+        """Compartments on boards that are down; the cost grows with the boards down, not the compartments."""
+        found = [c for bus in self.buses.values() for board in bus.down_boards()
+                 for c in self.on_board.get((bus.name, board), ())]  # fmt: skip
+        return sorted(found)
 
     def health(self) -> ComponentHealth:
         boards: dict[str, Any] = {}

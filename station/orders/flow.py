@@ -76,8 +76,10 @@ ORDER = Flow(
     arrows=[
         Arrow(None, St.ANNOUNCED, "the platform announced it (or a courier dropped a parcel)", event="order.created"),
         Arrow(St.ANNOUNCED, St.ASSIGNED, "a free compartment that fits is kept for it", event="order.assigned"),
-        Arrow(St.ANNOUNCED, St.CANCELLED, "the platform cancelled it", event="order.cancelled"),
-        Arrow(St.ASSIGNED, St.CANCELLED, "the platform cancelled it before loading", event="order.cancelled"),
+        Arrow(St.ANNOUNCED, St.CANCELLED, "the platform cancelled it, or it was not loaded by its valid-until",
+              event="order.cancelled"),
+        Arrow(St.ASSIGNED, St.CANCELLED, "cancelled by the platform, or not loaded by its valid-until",
+              event="order.cancelled"),
         Arrow(St.ASSIGNED, St.LOADING, "door opening for loading committed before the pulse"),
         Arrow(St.LOADING, St.LOADED, "the door opened for the courier: it is in", event="order.loaded"),
         Arrow(St.LOADING, St.ASSIGNED, "the door did not open for loading (or a restart came first)"),

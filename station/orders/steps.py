@@ -102,13 +102,29 @@ def collecting_done(session: Session, order_id: int, outcome: str, *, actor: str
 
 # -- expiry and return -------------------------------------------------------------------------------------
 def expire_due(session: Session, now: datetime) -> list[int]:
-    """Loaded orders past their valid-until: expired (a task asks a volunteer to take them out)."""
+    """Orders past their valid-until: loaded ones expire (a task asks a volunteer to take them out), others end."""
     due = list(session.scalars(
         select(Order.id).where(Order.state == St.LOADED.value, Order.expires_at.is_not(None), Order.expires_at <= now)
     ))  # fmt: skip
     for order_id in due:
         transition(session, ORDER, order_id, St.EXPIRED, why="past valid-until")
-    return due
+    return due + _cancel_unloaded_due(session, now)
+
+
+def _cancel_unloaded_due(session: Session, now: datetime) -> list[int]:
+    """Orders never loaded by their valid-until end cancelled; the compartment kept for one is free again."""
+    due = session.execute(
+        select(Order.id, Order.compartment_id).where(
+            Order.state.in_([St.ANNOUNCED.value, St.ASSIGNED.value]),
+            Order.expires_at.is_not(None),
+            Order.expires_at <= now,
+        )
+    ).all()
+    for order_id, compartment_id in due:
+        if compartment_id is not None:
+            owner.order_unassigned(session, compartment_id, subject(order_id), actor="system")
+        transition(session, ORDER, order_id, St.CANCELLED, why="past valid-until before it was loaded")
+    return [order_id for order_id, _ in due]
 
 
 def start_returning(session: Session, order_id: int, *, actor: str) -> int:

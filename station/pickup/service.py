@@ -30,6 +30,8 @@ from ..lockwall import DoorOutcome, LockWall
 from ..orders import steps
 from ..orders.flow import ORDER, OrderState, subject
 from ..orders.service import NewOrder, OrderError, announce, assign, waiting_for_compartment
+from ..printing.desk import ReceiptDesk
+from ..printing.pickup import create_pickup_receipt
 from ..staff import StaffError, StaffService, throttle
 from . import credentials
 from .credentials import Kind
@@ -64,9 +66,11 @@ class PickupService:
     name = "pickup"
 
     def __init__(self, db: Database, lockwall: LockWall, staff: StaffService, clock: Clock, *,
-                 offline: OfflineVerifier | None = None) -> None:
+                 offline: OfflineVerifier | None = None, receipts: ReceiptDesk | None = None,
+                 print_receipts: bool = False) -> None:
         self.db, self.lockwall, self.staff, self.clock = db, lockwall, staff, clock
         self.offline = offline
+        self.receipts, self.print_receipts = receipts, print_receipts
         self.recovered = asyncio.Event()  # set once orders left in a door step are settled
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -101,7 +105,7 @@ class PickupService:
         await self._settle(order_id, "loading", _loading_recovered)
 
     async def on_collecting(self, order_id: int) -> None:
-        await self._settle(order_id, "pickup", partial(steps.collecting_done, settled_by="restart"))
+        await self._settle(order_id, "pickup", partial(self._collecting_done, settled_by="restart"))
 
     async def on_returning(self, order_id: int) -> None:
         await self._settle(order_id, "return", steps.returning_done)
@@ -225,10 +229,19 @@ class PickupService:
         outcome = await self._open(compartment, "pickup", order_id, actor)
         crashpoints.reached("pickup.door_opened" if outcome == "opened" else "pickup.door_done")
         state = await self.db.write_until_committed(
-            lambda s: steps.collecting_done(s, order_id, outcome, actor=actor, via=via, **extra),
+            lambda s: self._collecting_done(s, order_id, outcome, actor=actor, via=via, **extra),
             what="order collected")
         crashpoints.reached("pickup.collected")
         return await self._step(order_id, compartment, outcome, state)
+
+    def _collecting_done(self, session: Session, order_id: int, outcome: str, **details: Any) -> str:
+        """The collection settled, and in the same transaction its confirmation (receipt, print job)."""
+        state = steps.collecting_done(session, order_id, outcome, **details)
+        if state == OrderState.COLLECTED.value and self.receipts is not None:
+            compartment = session.scalar(select(Order.compartment_id).where(Order.id == order_id))
+            create_pickup_receipt(session, self.receipts, order_id, [compartment] if compartment else [],
+                                  queue=self.print_receipts)
+        return state
 
     # -- returning -----------------------------------------------------------------------------------------------
     async def take_back(self, external_id: str, *, actor: str) -> DoorStep:

@@ -124,7 +124,7 @@ async def test_removal_runs_in_batches_and_a_sale_never_waits_long(history: Data
     await db.write(many)
     top = await db.read(lambda s: s.scalar(select(func.max(OutboxEvent.seq))))
     await db.write(lambda s: mark_delivered_up_to(s, s.info["db_epoch"], top))
-    retention = Retention(RetentionConfig(batch_rows=200, pause_s=0.005), db, delivered_days=30, clock=lambda: NOW)
+    retention = Retention(RetentionConfig(pause_s=0.005), db, delivered_days=30, clock=lambda: NOW)
 
     waits: list[float] = []
     stop = asyncio.Event()

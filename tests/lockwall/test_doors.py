@@ -161,3 +161,18 @@ async def test_unknown_reason_is_refused(wall: Wall, reason: str) -> None:
     with pytest.raises(ValueError, match="unknown reason"):
         await service.open(1, reason)
     assert wall.operations() == []
+
+
+async def test_opening_a_door_still_open_from_an_earlier_opening_sends_no_pulse(wall: Wall) -> None:
+    """The earlier operation keeps tracking the door; the new one fails without a pulse, and the close ends the
+    earlier one (not the new one, which would then be moved on from `closed`)."""
+    service = await wall.service()
+    wall.sim.set_lock_faults(0, 1, auto_close=False)
+    assert (await service.open(1, "maintenance", "first")).outcome is DoorOutcome.OPENED
+    second = await service.open(1, "sale", "second")
+    assert second.outcome is DoorOutcome.UNAVAILABLE and "still open" in second.detail
+    assert wall.sim.unlock_requests(0) == 1
+    wall.sim.close_door(0, 1)
+    await wall.until(lambda: sorted(wall.operations()) == [(1, "closed", 1), (1, "failed", 0)])
+    assert not service.is_open(1)
+    assert (await service.open(1, "sale", "third")).outcome is DoorOutcome.OPENED

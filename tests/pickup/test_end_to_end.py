@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from station.compartments import owner
 from station.db.models import Compartment, Order
+from station.db.returns_models import Receipt
 from station.orders import cancel
 from tests.pickup.conftest import CODE, QR, announce, courier, load, pulses
 from tests.volunteers.conftest import Site
@@ -38,6 +39,11 @@ async def test_order_assigned_loaded_by_courier_and_collected_by_code(pickup_sit
         assert again.status_code == 409 and again.json()["error"] == "order_state"
         assert "nur einmal" in again.json()["message"]
         assert seen == [compartment, compartment]  # a used code opens nothing
+        query = select(Receipt.kind, Receipt.id).where(Receipt.reference == "B-1001")
+        receipts = k.read(lambda s: s.execute(query).all())
+        assert [kind for kind, _id in receipts] == ["pickup"]  # the confirmation, written with the collection
+        page = await k.http.get(f"/api/receipts/{receipts[0][1]}")
+        assert page.status_code == 200 and "B-1001" in page.text and f"{compartment}" in page.text
 
         types = [e["state"] for e in k.events("order.created") + k.events("order.assigned") + k.events("order.loaded")
                  + k.events("order.collected")]

@@ -50,6 +50,24 @@ async def test_uncollected_order_expires_becomes_a_task_and_goes_back_when_a_vol
         assert k.contract_problems()[0] == []
 
 
+async def test_an_order_never_loaded_by_its_valid_until_ends_cancelled_and_frees_its_compartment(
+    pickup_site: Site,
+) -> None:
+    async with pickup_site.run() as k:
+        seen = pulses(k)
+        operator = await k.operator()
+        order = await announce(k, operator, "N-1", expires_in=600)
+        assert _state(k, "N-1") == "assigned" and k.status(order["compartment"]) == "assigned"
+        await k.station.component("pickup").tick()
+        assert _state(k, "N-1") == "assigned"  # not yet due
+        k.clock.advance(601)
+        await k.station.component("pickup").tick()
+        assert _state(k, "N-1") == "cancelled" and k.status(order["compartment"]) == "empty"
+        assert [e["state"] for e in k.events("order.cancelled")] == ["cancelled"]
+        assert seen == []  # nothing was opened for it
+        assert k.contract_problems()[0] == []
+
+
 async def test_courier_drops_a_parcel_into_a_free_compartment_of_its_size_and_the_platform_is_told(
     pickup_site: Site,
 ) -> None:

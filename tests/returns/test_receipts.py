@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from station.orders import announce
+from station.orders.service import NewOrder
 from station.printing.pickup import create_pickup_receipt
 from tests.returns.conftest import Rig
 from tests.returns.test_credit import buy
@@ -40,8 +41,8 @@ async def test_a_purchase_receipt_is_a_page_a_qr_code_and_the_same_data_as_the_p
 
 async def test_a_pickup_confirmation_is_stored_and_printed(rig: Rig) -> None:
     def write(session):  # what the pick-up flow does in the transaction that records the collection
-        order = announce(session, "ORD-7", kind="order", actor="operator:ops", amount_due_cents=1290,
-                         details={"recipient": "Frau Müller", "items": ["Gemüsekiste"]})
+        new = NewOrder("ORD-7", amount_due_cents=1290, details={"recipient": "Frau Müller", "items": ["Gemüsekiste"]})
+        order = announce(session, new, actor="operator:ops")
         return create_pickup_receipt(session, rig.station.receipts, order["order_id"], [4])
 
     receipt_id, job_id = await rig.db.write(write)
