@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..ui.routes import install_ui
 from . import (
+    age_check,
     docs,
     errors,
     health,
@@ -63,5 +64,6 @@ def create_app(station: Station | None) -> FastAPI:
     app.include_router(staff_users.router, prefix="/api")
     app.include_router(staff_cards.router, prefix="/api")
     app.include_router(staff_printer.router, prefix="/api")
+    app.include_router(age_check.router, prefix="/api")
     install_ui(app)  # the touchscreen: "/", its static files and its own small API (station/ui)
     return app

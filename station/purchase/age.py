@@ -64,6 +64,10 @@ class AgeGate:
         """This card is the fresh tap (for the screen and tests: "card read")."""
         return self._tap is not None and self._tap[0] == uid_hex and time.monotonic() - self._tap[1] <= self.tap_valid_s
 
+    def has_tap(self) -> bool:
+        """A card was held to the reader and not used yet (for the screen: "card read"); nothing else is told."""
+        return self._tap is not None and time.monotonic() - self._tap[1] <= self.tap_valid_s
+
     def take_tap(self) -> str | None:
         """The fresh tap's digest (used once: the next purchase needs its own tap)."""
         uid = self.take_tap_uid()

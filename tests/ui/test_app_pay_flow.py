@@ -95,14 +95,15 @@ def test_age_check_offers_card_and_app_and_the_app_proves_the_age(
     assert "Erst ab 18 Jahren" in text and "Kundenkarte" in text and "Noch keine Karte gelesen." in text
     assert "die App prüft Ihr Alter" in text and "Bezahlt wird erst nach der Prüfung." in text
     assert page.locator('[data-slot="age-pay-card"]').is_disabled()  # no card on the reader yet
+    assert api(demo.url, "GET", "/api/age-check/card") == (200, {"card_waiting": False})
 
     # A card seen by the reader (the poll says so), but the daemon knows no age for it: refused, said why.
-    page.route("**/api/staff/badge", lambda route: route.fulfill(json={"tap_waiting": True}))
+    page.route("**/api/age-check/card", lambda route: route.fulfill(json={"card_waiting": True}))
     state = page.locator('[data-slot="age-card-state"]')
     page.wait_for_function("window.kiosk.appPay.cardRead")
     assert state.inner_text().strip() == "Karte gelesen."
     assert "notice-ok" in (state.get_attribute("class") or "")  # a tick icon and the word, not colour alone
-    page.unroute("**/api/staff/badge")
+    page.unroute("**/api/age-check/card")
     tap(page, '[data-slot="age-pay-card"]')
     page.wait_for_function("document.querySelector('[data-slot=\"age-message\"]').textContent.length > 0")
     wait_screen(page, "age")

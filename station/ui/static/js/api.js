@@ -48,6 +48,7 @@ export const api = {
   purchase: (id) => request("GET", `/api/purchases/${encodeURIComponent(id)}`),
   cancelPurchase: (id) => request("POST", `/api/purchases/${encodeURIComponent(id)}/cancel`),
   paymentMethods: () => request("GET", "/api/payment-methods"),
+  ageCard: () => request("GET", "/api/age-check/card"),
   startAppPurchase: (compartments, vouchers = []) => request("POST", "/api/purchases", vouchers.length ? { compartments, vouchers, pay_with: "app" } : { compartments, pay_with: "app" }),
   // collecting orders and parcels
   collect: (code) => request("POST", "/api/pickup/collect", { code }, DOOR_TIMEOUT_MS),

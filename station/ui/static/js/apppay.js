@@ -126,8 +126,8 @@ export class AppPay {
     if (this.app.screen !== "age" || this.cardRead || this.polling) return;
     this.polling = true;
     try {
-      const tap = await api.badgeTap();
-      if (tap.tap_waiting && this.app.screen === "age") {
+      const tap = await api.ageCard();
+      if (tap.card_waiting && this.app.screen === "age") {
         this.cardRead = true;
         this.refusedAge = null;
         this.renderAge();
