@@ -14,6 +14,6 @@ def test_a_tap_waits_until_used_and_not_longer_than_it_is_valid() -> None:
     assert gate.has_tap()
     assert gate.take_tap_uid() == "04AABBCCDD"  # the purchase (or a registration) uses it once
     assert not gate.has_tap()
-    stale = AgeGate(None, tap_valid_s=0)
+    stale = AgeGate(None, tap_valid_s=-1)  # already too old when read
     stale.on_tap(SimpleNamespace(uid_hex="04AABBCCDD"))
     assert not stale.has_tap()
