@@ -28,7 +28,7 @@ from station.db import migrate
 from station.db.engine import Database
 from station.purchase import FINAL
 from tests.conftest import REPO, free_port
-from tests.purchase.conftest import purchase_config_text, seed_catalogue
+from tests.purchase.conftest import purchase_config_text, seed_catalogue, wait_until_final
 
 PRICES = {1: 2 * (149 + 15), 2: 420, 17: 399, 18: 420}
 APPROVE_PATH = [
@@ -185,15 +185,7 @@ async def test_sigkill_at_every_persisted_step(tmp_path: Path, scenario: Scenari
             second = await _start_daemon(config_path, log, None)
             restarted = time.monotonic()
             try:
-                state = None
-                while time.monotonic() - restarted < 60:
-                    try:
-                        state = (await http.get(f"/api/purchases/{sale_id}")).json()["state"]
-                    except httpx.HTTPError:
-                        state = None
-                    if state in FINAL:
-                        break
-                    await asyncio.sleep(0.1)
+                state = await wait_until_final(http, sale_id)
                 recovery_s = time.monotonic() - restarted
                 assert state in FINAL, f"still {state} after 60 s:\n{log.read_text()[-3000:]}"
                 sale = (await http.get(f"/api/purchases/{sale_id}")).json()
