@@ -146,3 +146,6 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
     locks = LockBusSimulator("cu16", [0, 1], open_delay_s=0.05, close_after_s=0.3)
     async with open_shop(tmp_path, locks, ZvtSimulator(SIM)) as ready:
         yield ready
+
+
+from tests.purchase.saledb import sdb, template  # noqa: E402, F401  (the hardware-free fixtures of the rule tests)
