@@ -23,7 +23,6 @@ from station.db.engine import Database
 from station.db.models import Alarm, Compartment, CompartmentContent, OutboxEvent
 from station.purchase.flow import SaleState, mark_lines, move
 from station.purchase.service import PurchaseService
-from tests.purchase.conftest import purchase_config_text, seed_catalogue
 
 MILK = 2 * (149 + 15)  # compartment 1: two bottles of milk with deposit
 BREAD = 420  # compartments 2 and 18
@@ -32,6 +31,8 @@ EGGS = 399  # compartment 17
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.purchase.conftest import purchase_config_text, seed_catalogue  # (it imports this module)
+
     path = tmp_path_factory.mktemp("saledb") / "template.db"
     migrate.upgrade(path)
     config = parse_config(purchase_config_text(path, "/dev/null", "tcp://127.0.0.1:1"))
