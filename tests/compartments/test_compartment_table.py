@@ -17,4 +17,4 @@ def test_the_compartment_table_is_the_documented_one() -> None:
                      (Slot.HOLDING, Slot.COLLECTING), (Slot.COLLECTING, Slot.EMPTY)]
     assert {a.severity for a in fresh.COMPARTMENT.arrows} == {"warning"}
     assert {a.priority for a in fresh.COMPARTMENT.arrows} == {COMPARTMENT.arrows[0].priority}
-    assert fresh.AT_REST == COMPARTMENT.resting
+    assert COMPARTMENT.resting == fresh.AT_REST

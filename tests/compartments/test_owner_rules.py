@@ -54,9 +54,9 @@ def _audits(db: Database) -> list[tuple[str, str, str | None, str | None, dict[s
 
 
 def test_an_unknown_compartment_is_named_in_plain_words(sdb: Database) -> None:
-    with pytest.raises(CompartmentError, match="^Fach 99 gibt es nicht$"):
+    with pytest.raises(CompartmentError, match=r"^Fach 99 gibt es nicht$"):
         _status(sdb, 99)
-    with pytest.raises(CompartmentError, match="^Fach 99 gibt es nicht$"):
+    with pytest.raises(CompartmentError, match=r"^Fach 99 gibt es nicht$"):
         sdb.run_sync(lambda s: owner.hold(s, 99, "operator", actor="operator:x"))
 
 
@@ -64,10 +64,10 @@ def test_an_unknown_compartment_is_named_in_plain_words(sdb: Database) -> None:
 def test_reserving_needs_a_loaded_compartment_without_holds(sdb: Database) -> None:
     sdb.run_sync(lambda s: owner.reserve_for_sale(s, 1, "sale-1"))
     assert _status(sdb, 1) is Slot.RESERVED and _events(sdb) == []
-    with pytest.raises(CompartmentError, match="^Fach 1 ist reserved: reserved geht nicht$"):
+    with pytest.raises(CompartmentError, match=r"^Fach 1 ist reserved: reserved geht nicht$"):
         sdb.run_sync(lambda s: owner.reserve_for_sale(s, 1, "sale-2"))
     sdb.run_sync(lambda s: owner.hold(s, 2, "operator", actor="operator:x", reason="Glas"))
-    with pytest.raises(CompartmentError, match="^Fach 2 ist gesperrt$"):
+    with pytest.raises(CompartmentError, match=r"^Fach 2 ist gesperrt$"):
         sdb.run_sync(lambda s: owner.reserve_for_sale(s, 2, "sale-3"))
     assert _status(sdb, 2) is Slot.LOADED
 
@@ -149,6 +149,7 @@ def test_needs_check_is_raised_once_and_not_over_out_of_service(sdb: Database) -
     sdb.run_sync(lambda s: owner.needs_check(s, 2, "door forced", actor="system", reference="door-7"))
     sdb.run_sync(lambda s: owner.needs_check(s, 2, "again"))
     (kind, payload), = _events(sdb)
+    assert kind == "compartment.needs_check"
     assert (payload["why"], payload["reference"], payload["from"]) == ("door forced", "door-7", "loaded")
     _put(sdb, 1, Slot.OUT_OF_SERVICE)
     sdb.run_sync(lambda s: owner.needs_check(s, 1, "door forced"))
