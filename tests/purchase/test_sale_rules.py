@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from station.compartments import owner
 from station.compartments.contents import load as load_compartment
 from station.db.engine import Database
-from station.db.models import Alarm, Payment, Sale, SaleLine
+from station.db.models import Alarm, AuditEntry, Payment, Sale, SaleLine, Voucher
 from station.db.types import utcnow
 from station.flows.docs import render_flow
 from station.flows.engine import InvalidTransition
@@ -115,6 +115,9 @@ def test_the_done_event_carries_the_sale_its_lines_and_the_payment(sdb: Database
     assert (authorised["actor"], authorised["receipt_no"], authorised["from"]) == ("shopper", 17, "payment_requested")
     audit_id = done.pop("audit_id")
     assert isinstance(audit_id, int) and audit_id > authorised["audit_id"]
+    audit = sdb.run_sync(lambda s: s.get_one(AuditEntry, audit_id))
+    assert (audit.action, audit.subject, audit.reason, audit.reference) == ("sale.done", f"sale:{sale_id}", "sale",
+                                                                           sale_id)
     milk, bread = done.pop("lines")
     assert done == {
         "sale_id": sale_id, "state": "done", "from": "booked", "actor": "system", "reference": sale_id,
@@ -152,6 +155,8 @@ def test_the_first_final_state_settles_each_compartment_by_what_its_door_did(sdb
     assert compartment(sdb, 1) == ("empty", 0)
     assert compartment(sdb, 2) == ("needs_check", 1)
     assert compartment(sdb, 18) == ("loaded", 1)
+    (_, check), = events(sdb, "compartment.needs_check")
+    assert (check["compartment"], check["why"], check["sale_id"]) == (2, "door may have opened unseen", sale_id)
 
 
 def test_a_door_fault_needs_a_check_and_keeps_the_goods_listed(sdb: Database) -> None:
@@ -159,6 +164,8 @@ def test_a_door_fault_needs_a_check_and_keeps_the_goods_listed(sdb: Database) ->
     opened(sdb, sale_id, {2: flow.DOOR_FAULT})
     walk(sdb, sale_id, S.PAYMENT_REQUESTED, S.AUTHORISED, S.RELEASE_REQUESTED, S.NOT_RELEASED, S.REVERSED)
     assert compartment(sdb, 2) == ("needs_check", 1)
+    (_, check), = events(sdb, "compartment.needs_check")
+    assert (check["why"], check["sale_id"]) == ("door pulsed, opening not seen", sale_id)
 
 
 def _restock_and_reserve_again(db: Database, comp: int) -> str:
@@ -214,7 +221,8 @@ def test_a_final_state_is_never_left_and_an_unknown_arrow_settles_nothing(sdb: D
 
 # -- what is owed -------------------------------------------------------------------------------------
 def test_only_lines_seen_open_are_charged_and_credit_is_taken_first(sdb: Database) -> None:
-    sale_id = new_sale(sdb, [1, 2, 18])
+    sale_id, other = new_sale(sdb, [1, 2, 18]), new_sale(sdb, [17])
+    opened(sdb, other, {17: flow.RELEASED})  # another sale's released line is not this one's
     opened(sdb, sale_id, {1: flow.RELEASED, 2: flow.MAYBE_RELEASED, 18: flow.DOOR_FAULT})
     assert sdb.run_sync(lambda s: flow.charge_for(s, sale_id)) == MILK
     assert sdb.run_sync(lambda s: sorted(flow.released_compartments(s, sale_id))) == [1, 2]
@@ -228,7 +236,8 @@ def test_only_lines_seen_open_are_charged_and_credit_is_taken_first(sdb: Databas
     opened(sdb, sale_id, {})
     assert sdb.run_sync(lambda s: flow.charge_for(s, sale_id)) == 0
     assert not sdb.run_sync(lambda s: flow.covered_by_credit(s, sale_id))  # nothing released: nothing covered
-    lines = sdb.run_sync(lambda s: [line.state for line in s.scalars(select(SaleLine).order_by(SaleLine.id))])
+    lines = sdb.run_sync(lambda s: [line.state for line in s.scalars(select(SaleLine).where(SaleLine.sale_id == sale_id)
+                                                                      .order_by(SaleLine.id))])
     assert lines == ["not_released"] * 3
 
 
@@ -277,3 +286,64 @@ def test_the_arrow_table_is_the_documented_one() -> None:
 def test_eggs_price_is_what_the_catalogue_says(sdb: Database) -> None:
     sale_id = new_sale(sdb, [17])
     assert sdb.run_sync(lambda s: s.get_one(Sale, sale_id).total_cents) == EGGS
+
+
+def test_the_authorisation_is_the_newest_authorisation_row_of_the_sale(sdb: Database) -> None:
+    sale_id, other = new_sale(sdb, [2]), new_sale(sdb, [18])
+    now = utcnow()
+    sdb.run_sync(lambda s: s.add_all([
+        Payment(sale_id=sale_id, kind="authorisation", state="old", amount_cents=1, created_at=now, updated_at=now),
+        Payment(sale_id=sale_id, kind="authorisation", state="new", amount_cents=2, created_at=now, updated_at=now),
+        Payment(sale_id=sale_id, kind="refund", state="refund", amount_cents=3, created_at=now, updated_at=now),
+        Payment(sale_id=other, kind="authorisation", state="other", amount_cents=4, created_at=now, updated_at=now),
+    ]))
+    assert sdb.run_sync(lambda s: flow.authorisation(s, sale_id).state) == "new"
+    sdb.run_sync(lambda s: record_payment(s, sale_id, "booked"))
+    states = sdb.run_sync(lambda s: [p.state for p in s.scalars(select(Payment).order_by(Payment.id))])
+    assert states == ["old", "booked", "refund", "other"]
+
+
+# -- vouchers -----------------------------------------------------------------------------------------
+def _voucher(db: Database, cents: int) -> str:
+    from station.vouchers.ledger import issue
+
+    return db.run_sync(lambda s: issue(s, cents, prefix=29, origin="return", medium="paper").code)
+
+
+def test_a_sale_with_goods_redeems_its_voucher_and_leaves_change(sdb: Database) -> None:
+    sale_id = new_sale(sdb, [2], codes=[_voucher(sdb, 500)])
+    assert sdb.run_sync(lambda s: (s.get_one(Sale, sale_id).credit_cents, s.get_one(Sale, sale_id).card_cents)) == (
+        500, 0)
+    walk(sdb, sale_id, S.RELEASE_REQUESTED)
+    opened(sdb, sale_id, {2: flow.RELEASED})
+    walk(sdb, sale_id, S.RELEASED, S.DONE)
+    vouchers = sdb.run_sync(lambda s: [(v.amount_cents, v.state, v.origin, v.redeemed_by)
+                                       for v in s.scalars(select(Voucher).order_by(Voucher.issued_at, Voucher.id))])
+    assert sorted(vouchers, key=lambda v: v[0]) == [(80, "issued", "change", None),
+                                                    (500, "redeemed", "return", sale_id)]
+    (_, done), = events(sdb, "sale.done")
+    assert [(v["amount_cents"], v["state"]) for v in done["vouchers"]] == [(500, "redeemed")]
+    assert set(done["vouchers"][0]) == {"voucher_id", "amount_cents", "state"}
+    assert _schema_problems(sdb) == []
+
+
+def test_a_sale_without_goods_gives_its_voucher_back(sdb: Database) -> None:
+    sale_id = new_sale(sdb, [2], codes=[_voucher(sdb, 300)])
+    assert sdb.run_sync(lambda s: (s.get_one(Sale, sale_id).credit_cents, s.get_one(Sale, sale_id).card_cents)) == (
+        300, BREAD - 300)
+    walk(sdb, sale_id, S.PAYMENT_REQUESTED)
+    walk(sdb, sale_id, S.DECLINED)
+    vouchers = sdb.run_sync(lambda s: [(v.amount_cents, v.state, v.sale_id) for v in s.scalars(select(Voucher))])
+    assert vouchers == [(300, "issued", None)]
+    (_, declined), = events(sdb, "sale.declined")
+    assert declined["vouchers"] == [] and declined["credit_cents"] == 300
+
+
+def test_insert_line_writes_one_sale_line(sdb: Database) -> None:
+    sale_id = new_sale(sdb, [2])
+    product = sdb.run_sync(lambda s: s.scalars(select(SaleLine.product_id)).first())
+    values = {"sale_id": sale_id, "compartment_id": 18, "product_id": product, "quantity": 3, "unit_price_cents": 7,
+              "deposit_cents": 1, "vat_rate_bp": 1900, "gtin": "12345670", "state": "reserved"}
+    sdb.run_sync(lambda s: flow.insert_line(s, values))
+    line = sdb.run_sync(lambda s: s.scalars(select(SaleLine).where(SaleLine.compartment_id == 18)).one())
+    assert {k: getattr(line, k) for k in values} == values
