@@ -1,0 +1,74 @@
+"""Every arrow of every flow that sends an event sends a payload its schema accepts, with the arrow's
+own state, source and actor: a payload that is None, has a key renamed or misses one fails here.
+
+The arrow tables are built while their modules are imported; `test_every_flow_table_is_the_documented_one`
+executes each flow's module again (tests/core/fresh_import.py) so mutation testing sees the tables too.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from station.db import migrate
+from station.db.engine import Database
+from station.db.models import OutboxEvent
+from station.flows.docs import render_flow
+from station.flows.engine import transition
+from station.flows.registry import all_flows
+from tests.conftest import REPO
+from tests.core.fresh_import import fresh_module
+from tests.core.test_flows import _row
+from tests.sync.schema_check import errors, rule_for
+
+FLOWS = {flow.name: flow for flow in all_flows()}
+# The sale's events need sale lines (tests/purchase/test_sale_rules.py checks them on real sales); a
+# cold-chain release carries the corrective action its caller passes (tests/coldchain/test_corrective.py).
+ELSEWHERE = {"sale", "coldchain_block"}
+CASES = [(name, arrow) for name, flow in FLOWS.items() for arrow in flow.arrows
+         if arrow.source is not None and arrow.event is not None and name not in ELSEWHERE]
+
+
+@pytest.fixture(scope="module")
+def events_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    path = tmp_path_factory.mktemp("flow-events") / "station.db"
+    migrate.upgrade(path)
+    database = Database(path)
+    database.open_sync()
+    yield database
+    database.close_sync()
+
+
+@pytest.mark.parametrize(("name", "arrow"), CASES, ids=[f"{n}:{a.source}->{a.target}" for n, a in CASES])
+def test_each_event_of_each_arrow_matches_its_schema(events_db: Database, name: str, arrow: Any) -> None:
+    flow, db = FLOWS[name], events_db
+    key = db.run_sync(lambda s: _row(s, flow, arrow.source))
+    before = db.run_sync(lambda s: s.scalar(select(OutboxEvent.id).order_by(OutboxEvent.id.desc()).limit(1)) or 0)
+    db.run_sync(lambda s: transition(s, flow, key, arrow.target, actor="operator:ops", reference="ref-9"))
+    sent = db.run_sync(lambda s: [(e.type, e.priority, e.payload) for e in s.scalars(
+        select(OutboxEvent).where(OutboxEvent.id > before, OutboxEvent.type == arrow.event))])
+    assert len(sent) == 1
+    kind, priority, payload = sent[0]
+    rule = rule_for(kind)
+    assert rule is not None, kind
+    assert errors(payload, rule.payload_schema) == [], payload
+    assert priority == int(arrow.priority)
+    assert (payload["state"], payload["from"], payload["actor"]) == (arrow.target.value, arrow.source.value,
+                                                                     "operator:ops")
+
+
+@pytest.mark.parametrize("name", sorted(FLOWS))
+def test_every_flow_table_is_the_documented_one(name: str) -> None:
+    module = sys.modules[FLOWS[name].states.__module__]
+    fresh = fresh_module(module.__name__)
+    flow = next(v for v in vars(fresh).values() if getattr(v, "name", None) == name and hasattr(v, "arrows"))
+    assert render_flow(flow) in (REPO / "docs" / "architecture.md").read_text()
+    original = FLOWS[name]
+    assert [(a.priority, a.severity, a.audit) for a in flow.arrows] == [
+        (a.priority, a.severity, a.audit) for a in original.arrows]
+    assert Path(module.__file__ or "").exists()
