@@ -70,6 +70,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     database.open_sync()
     database.run_sync(lambda s: (
         s.execute(text("CREATE TABLE widgets (id INTEGER PRIMARY KEY, state TEXT, updated_at TEXT, note TEXT)")),
+        s.execute(text("CREATE INDEX ix_widgets_state ON widgets (state)")),  # rows found by state, not by key
         s.execute(text("CREATE TABLE plain_widgets (key TEXT PRIMARY KEY, phase TEXT)"))))
     database.close_sync()
     return path
@@ -228,7 +229,8 @@ def test_the_event_of_an_arrow_without_audit_has_no_audit_id(edb: Database) -> N
 
 def test_a_payload_function_shapes_the_event_and_keeps_its_own_fields(edb: Database) -> None:
     def payload(session: Session, key: Any, details: dict[str, Any]) -> dict[str, Any]:
-        return {"widget": key, "state": "as the payload says", "reference": "own", **details}
+        note = session.execute(text("SELECT note FROM widgets WHERE id = :k"), {"k": key}).scalar_one()
+        return {"widget": key, "state": "as the payload says", "reference": "own", "note": note, **details}
 
     flow = _flow(payload=payload)
     key = _widget(edb, W.BUSY, flow)
@@ -236,8 +238,20 @@ def test_a_payload_function_shapes_the_event_and_keeps_its_own_fields(edb: Datab
     (kind, priority, body), = _events(edb)
     assert (kind, priority) == ("widget.done", Priority.MONEY)
     body.pop("audit_id")
-    assert body == {"widget": key, "state": "as the payload says", "reference": "own", "weight": 2,
+    assert body == {"widget": key, "state": "as the payload says", "reference": "own", "note": None, "weight": 2,
                     "from": "busy", "actor": "operator:x"}
+
+
+def test_a_creation_event_has_no_source_and_a_payload_without_state_gets_the_arrow_target(edb: Database) -> None:
+    arrows = [Arrow(None, W.NEW, "made", event="widget.new"), *ARROWS[1:]]
+    flow = _flow(arrows=arrows, payload=lambda _s, key, details: {"widget": key, **details})
+    key = edb.run_sync(lambda s: flow.insert(s, {"state": W.NEW}))
+    edb.run_sync(lambda s: created(s, flow, key, color="red"))
+    (kind, _, body), = _events(edb)
+    body.pop("audit_id")
+    assert (kind, body) == ("widget.new", {"widget": key, "color": "red", "state": "new", "from": None,
+                                           "actor": "system", "reference": None})
+    assert _audits(edb)[-1][2] == "system"
 
 
 def test_a_table_without_a_stamp_column_is_moved_without_one(edb: Database) -> None:
@@ -282,7 +296,11 @@ def test_an_arrow_raises_its_alarm_with_severity_and_details(edb: Database) -> N
 
 
 def test_an_arrow_clears_its_alarm_on_the_alarm_subject(edb: Database) -> None:
-    flow = _flow(alarm_subject=lambda _s, key: f"shelf:{key % 10}")
+    def shelf(session: Session, key: Any) -> str:
+        state = session.execute(text("SELECT state FROM widgets WHERE id = :k"), {"k": key}).scalar_one()
+        return f"shelf:{key % 10}" if state == "busy" else "elsewhere"
+
+    flow = _flow(alarm_subject=shelf)
     key = _widget(edb, W.WAITING, flow)
     edb.run_sync(lambda s: (raise_alarm(s, "widget.stuck", f"shelf:{key % 10}"),
                             raise_alarm(s, "widget.stuck", f"widget:{key}")))
