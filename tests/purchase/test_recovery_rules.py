@@ -408,3 +408,65 @@ def test_no_payment_row_is_written_by_reading(sdb: Database) -> None:
     sale_id = new_sale(sdb, [2])
     sdb.run_sync(lambda s: door_outcomes(s, sale_id))
     assert sdb.run_sync(lambda s: list(s.scalars(select(Payment)))) == []
+
+
+# -- backing off ------------------------------------------------------------------------------------------
+def _record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """asyncio.sleep recorded (and not waited for): the back-off delays the recovery chose."""
+    slept: list[float] = []
+    real = asyncio.sleep
+
+    async def sleep(delay: float, *args: Any) -> None:
+        slept.append(delay)
+        await real(0)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    return slept
+
+
+def _failing_reads(db: Database, monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+    real, left = db.read, [times]
+
+    async def flaky(fn: Any) -> Any:
+        if left[0] > 0:
+            left[0] -= 1
+            raise StorageUnavailable("disk I/O error")
+        return await real(fn)
+
+    monkeypatch.setattr(db, "read", flaky)
+
+
+async def test_run_backs_off_doubling_up_to_five_seconds_while_storage_fails(
+        service: _Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    _failing_reads(service.db, monkeypatch, 7)
+    slept = _record_sleeps(monkeypatch)
+    recovery = PurchaseRecovery(service)  # type: ignore[arg-type]
+    await recovery.run()
+    assert slept == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0] and recovery.done
+
+
+async def test_settle_backs_off_doubling_from_a_tenth_while_storage_fails(
+        service: _Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    sale_id = new_sale(service.db, [2])
+    _failing_reads(service.db, monkeypatch, 7)
+    slept = _record_sleeps(monkeypatch)
+    assert await PurchaseRecovery(service).settle(sale_id) is S.CANCELLED  # type: ignore[arg-type]
+    assert slept == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0]
+
+
+async def test_run_backs_off_between_rounds_of_failed_recoveries(service: _Service,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    sale_id = new_sale(service.db, [2])
+    recovery = PurchaseRecovery(service)  # type: ignore[arg-type]
+    real, calls = recovery.on_created, [0]
+
+    async def broken_six_times(key: str) -> None:
+        calls[0] += 1
+        if calls[0] <= 6:
+            raise RuntimeError("terminal busy")
+        await real(key)
+
+    monkeypatch.setattr(recovery, "on_created", broken_six_times)
+    slept = _record_sleeps(monkeypatch)
+    await recovery.run()
+    assert slept == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0] and _state(service.db, sale_id) is S.CANCELLED
