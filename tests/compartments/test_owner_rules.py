@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from station.compartments import owner
 from station.compartments.contents import load as load_compartment
@@ -19,7 +19,7 @@ from station.compartments.flow import Slot
 from station.compartments.owner import CompartmentError
 from station.config import CompartmentConfig
 from station.db.engine import Database
-from station.db.models import Alarm, AuditEntry, Compartment, CompartmentHold, OutboxEvent
+from station.db.models import Alarm, AuditEntry, Compartment, CompartmentContent, CompartmentHold, OutboxEvent
 from tests.purchase.saledb import compartment
 from tests.sync.schema_check import errors, rule_for
 
@@ -157,14 +157,17 @@ def test_needs_check_is_raised_once_and_not_over_out_of_service(sdb: Database) -
 
 
 # -- recovery ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("start", "recover", "target"), [
-    (Slot.RESERVED, owner.recover_reserved, Slot.LOADED),
-    (Slot.RESTOCKING, owner.recover_restocking, Slot.NEEDS_CHECK),
-    (Slot.COLLECTING, owner.recover_collecting, Slot.NEEDS_CHECK),
+@pytest.mark.parametrize(("start", "recover", "target", "other"), [
+    (Slot.RESERVED, owner.recover_reserved, Slot.LOADED, Slot.EMPTY),
+    (Slot.RESTOCKING, owner.recover_restocking, Slot.NEEDS_CHECK, Slot.LOADED),
+    (Slot.COLLECTING, owner.recover_collecting, Slot.NEEDS_CHECK, Slot.LOADED),
 ])
-def test_recovery_moves_only_from_its_own_status(sdb: Database, start: Slot, recover: Any, target: Slot) -> None:
+def test_recovery_moves_only_from_its_own_status(sdb: Database, start: Slot, recover: Any, target: Slot,
+                                                 other: Slot) -> None:
+    _put(sdb, 2, other)  # the table has an arrow from here to the target: only `expect` refuses it
     with pytest.raises(CompartmentError):
-        sdb.run_sync(lambda s: recover(s, 2))  # loaded: not this recovery's status
+        sdb.run_sync(lambda s: recover(s, 2))
+    assert _status(sdb, 2) is other
     _put(sdb, 2, start)
     sdb.run_sync(lambda s: recover(s, 2))
     assert _status(sdb, 2) is target
@@ -251,3 +254,54 @@ def test_an_operator_hold_keeps_a_reconfigured_compartment_in_service_state(sdb:
     config = [CompartmentConfig(id=c, bus="wall", board=c // 17, lock=1 + (c - 1) % 16) for c in (1, 2, 17, 18)]
     sdb.run_sync(lambda s: owner.sync_configured(s, config))
     assert {c: v[5] for c, v in _configured(sdb).items()} == {1: "loaded", 2: "loaded", 17: "loaded", 18: "loaded"}
+
+
+def test_recorded_contents_never_empty_a_compartment_holding_an_order(sdb: Database) -> None:
+    _put(sdb, 18, Slot.HOLDING)  # holding -> empty is an arrow (order returned), not a recording
+    sdb.run_sync(lambda s: owner.clear_contents(s, 18))
+    with pytest.raises(CompartmentError):
+        sdb.run_sync(lambda s: owner.contents_recorded(s, 18, "volunteer:4"))
+    assert _status(sdb, 18) is Slot.HOLDING
+
+
+def test_a_content_row_with_nothing_left_counts_as_empty(sdb: Database) -> None:
+    sdb.run_sync(lambda s: owner.open_for_volunteer(s, 2, "volunteer:4", "restock"))
+    sdb.run_sync(lambda s: s.execute(update(CompartmentContent).where(CompartmentContent.compartment_id == 2)
+                                     .values(quantity=0)))
+    assert sdb.run_sync(lambda s: owner.contents_recorded(s, 2, "volunteer:4")) is Slot.EMPTY
+    sdb.run_sync(lambda s: owner.open_for_volunteer(s, 2, "volunteer:4", "restock"))
+    sdb.run_sync(lambda s: s.execute(update(CompartmentContent).where(CompartmentContent.compartment_id == 2)
+                                     .values(quantity=1)))
+    assert sdb.run_sync(lambda s: owner.contents_recorded(s, 2, "volunteer:4")) is Slot.LOADED
+
+
+def test_a_hold_stamps_the_compartment_and_sends_only_its_own_event(sdb: Database) -> None:
+    before = sdb.run_sync(lambda s: s.get_one(Compartment, 2).updated_at)
+    sdb.run_sync(lambda s: owner.hold(s, 2, "operator", actor="operator:x"))
+    assert sdb.run_sync(lambda s: s.get_one(Compartment, 2).updated_at) > before
+    kinds = sdb.run_sync(lambda s: [(e.type, e.priority) for e in s.scalars(select(OutboxEvent))])
+    assert kinds[-1:] == [("compartment.blocked", 2)] and ("audit", 2) not in kinds[-2:]
+
+
+def test_defaults_name_the_system_as_actor(sdb: Database) -> None:
+    sdb.run_sync(lambda s: owner.needs_check(s, 2, "door forced"))
+    sdb.run_sync(lambda s: owner.out_of_service(s, 1, "broken"))
+    sdb.run_sync(lambda s: owner.back_in_service(s, 1))
+    actors = [p["actor"] for _, p in _events(sdb)]
+    assert actors == ["system", "system", "system"]
+    sdb.run_sync(lambda s: owner.goods_removed(s, 18, "volunteer:2", "expired"))
+    assert _audits(sdb)[-1][:3] == ("compartment.empty", "volunteer:2", "expired")
+
+
+def test_a_compartment_left_out_of_the_configuration_says_why(sdb: Database) -> None:
+    config = [CompartmentConfig(id=c, bus="wall", board=c // 17, lock=1 + (c - 1) % 16) for c in (1, 2, 17)]
+    before = sdb.run_sync(lambda s: s.get_one(Compartment, 17).updated_at)
+    sdb.run_sync(lambda s: owner.sync_configured(s, [*config[:2], CompartmentConfig(id=17, bus="side", board=1,
+                                                                                    lock=1)]))
+    assert _configured(sdb)[17][0] == "side"
+    assert sdb.run_sync(lambda s: s.get_one(Compartment, 17).updated_at) > before
+    sdb.run_sync(lambda s: owner.sync_configured(s, [*config[:2], CompartmentConfig(id=17, bus="side", board=0,
+                                                                                    lock=1)]))
+    assert _configured(sdb)[17][1] == 0
+    _, payload = [e for e in _events(sdb) if e[0] == "compartment.out_of_service"][-1]
+    assert (payload["compartment"], payload["why"]) == (18, "not configured")
