@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from station.db.engine import Database
-from station.db.models import Alarm, Payment, Sale
+from station.db.models import Alarm, AuditEntry, OutboxEvent, Payment, Priority, Sale
 from station.purchase import flow
 from station.purchase.endofday import MAX_UNKNOWN_FOR_SUBSETS, charged_subset, reconcile
 from station.purchase.flow import SALE, SaleState, record_payment
@@ -87,6 +87,13 @@ def test_matching_totals_count_each_booked_payment_once(sdb: Database) -> None:
     second = sdb.run_sync(lambda s: reconcile(s, BREAD, 1))
     assert second.matched and second.expected_cents == BREAD and second.booked_payments == 1
     assert alarms(sdb, MISMATCH) == []
+    priorities = sdb.run_sync(lambda s: {e.priority for e in s.scalars(
+        select(OutboxEvent).where(OutboxEvent.type == "terminal.end_of_day"))})
+    assert priorities == {int(Priority.MONEY)}
+    audits = sdb.run_sync(lambda s: [(a.action, a.subject, a.details) for a in s.scalars(
+        select(AuditEntry).where(AuditEntry.action == "terminal.end_of_day").order_by(AuditEntry.id))])
+    assert audits == [("terminal.end_of_day", "terminal", first.as_dict()),
+                      ("terminal.end_of_day", "terminal", second.as_dict())]
 
 
 def test_a_mismatch_raises_a_critical_alarm_naming_the_end_of_day(sdb: Database) -> None:
