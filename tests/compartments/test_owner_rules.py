@@ -171,8 +171,10 @@ def test_recovery_moves_only_from_its_own_status(sdb: Database, start: Slot, rec
     _put(sdb, 2, start)
     sdb.run_sync(lambda s: recover(s, 2))
     assert _status(sdb, 2) is target
+    whys = {Slot.RESTOCKING: "restart between opening for a volunteer and recording the contents",
+            Slot.COLLECTING: "restart during a pick-up that no flow holds any more"}
     if target is Slot.NEEDS_CHECK:
-        assert "restart" in _events(sdb)[-1][1]["why"] and _alarm(sdb, 2) == ["raised"]
+        assert _events(sdb)[-1][1]["why"] == whys[start] and _alarm(sdb, 2) == ["raised"]
 
 
 # -- holds ------------------------------------------------------------------------------------------------
@@ -187,7 +189,15 @@ def test_holds_are_summarised_and_told_once_each(sdb: Database) -> None:
     assert first == ("compartment.blocked", {"compartment": 2, "kind": "operator", "reason": None,
                                              "reference": "T-1", "actor": "operator:x", "status": "loaded",
                                              "blocked_reason": "operator:T-1"})
-    assert second[1]["blocked_reason"] == "cold_chain:7.5 °C; operator:T-1"
+    assert second[1]["blocked_reason"] == "cold_chain:7.5 °C; operator:T-1" and second[1]["reason"] == "7.5 °C"
+    audit = sdb.run_sync(lambda s: s.get_one(AuditEntry, second[1]["audit_id"]))
+    assert (audit.action, audit.actor, audit.reason, audit.reference) == (
+        "compartment.blocked", "system", "cold_chain", None)
+    assert audit.details == {k: v for k, v in second[1].items() if k != "audit_id"}
+    first_id = _events(sdb)[0][1]["audit_id"]
+    first_audit = sdb.run_sync(lambda s: s.get_one(AuditEntry, first_id))
+    assert (first_audit.actor, first_audit.reference) == ("operator:x", "T-1")
+    assert "audit" not in sdb.run_sync(lambda s: [e.type for e in s.scalars(select(OutboxEvent))])
     assert sdb.run_sync(lambda s: owner.release_hold(s, 2, "operator", actor="operator:y", reference="T-2")) is True
     assert sdb.run_sync(lambda s: owner.release_hold(s, 2, "operator", actor="operator:y")) is False
     assert sdb.run_sync(lambda s: owner.blocked_reason(s, 2)) == "cold_chain:7.5 °C"
@@ -233,20 +243,26 @@ def test_configuration_adds_changes_and_retires_compartments(sdb: Database) -> N
     config = [CompartmentConfig(id=1, bus="wall", board=0, lock=1),  # unchanged
               CompartmentConfig(id=2, bus="wall", board=0, lock=5, size="L", zone="chilled"),  # moved
               CompartmentConfig(id=17, bus="wall", board=1, lock=1),
-              CompartmentConfig(id=30, bus="side", board=2, lock=7, size="S")]  # new; 18 left out
+              CompartmentConfig(id=30, bus="side", board=2, lock=7, size="S", zone="frozen")]  # new; 18 left out
     sdb.run_sync(lambda s: owner.sync_configured(s, config))
     after = _configured(sdb)
     assert after[1] == before[1] and after[17] == before[17]
     assert after[2] == ("wall", 0, 5, "L", "chilled", "loaded")
-    assert after[30] == ("side", 2, 7, "S", None, "empty")
+    assert after[30] == ("side", 2, 7, "S", "frozen", "empty")
     assert after[18][5] == "out_of_service"
     assert sdb.run_sync(lambda s: owner.blocked_reason(s, 18)) == "not_configured:nicht konfiguriert"
     assert [a[:2] for a in _audits(sdb)[audits:] if a[4].get("why") == "configured"] == [
         ("compartment.empty", "system")]
-    sdb.run_sync(lambda s: owner.sync_configured(s, config))  # again: nothing new
+    stamps = sdb.run_sync(lambda s: {c.id: c.updated_at for c in s.scalars(select(Compartment))})
+    sdb.run_sync(lambda s: owner.sync_configured(s, config))  # again: nothing new, nothing written
     assert _configured(sdb) == after
+    assert sdb.run_sync(lambda s: {c.id: c.updated_at for c in s.scalars(select(Compartment))}) == stamps
+    blocked = [p for k, p in _events(sdb) if k == "compartment.blocked"]
+    assert [(p["compartment"], p["actor"], p["kind"]) for p in blocked] == [(18, "system", "not_configured")]
     sdb.run_sync(lambda s: owner.sync_configured(s, [*config, CompartmentConfig(id=18, bus="wall", board=1, lock=2)]))
     assert _configured(sdb)[18][5] == "needs_check"  # back: contents unknown until checked
+    unblocked = [p for k, p in _events(sdb) if k == "compartment.unblocked"]
+    assert [(p["compartment"], p["actor"]) for p in unblocked] == [(18, "system")]
     assert sdb.run_sync(lambda s: owner.blocked_reason(s, 18)) is None
 
 
