@@ -49,7 +49,8 @@ def test_each_event_of_each_arrow_matches_its_schema(events_db: Database, name: 
     flow, db = FLOWS[name], events_db
     key = db.run_sync(lambda s: _row(s, flow, arrow.source))
     before = db.run_sync(lambda s: s.scalar(select(OutboxEvent.id).order_by(OutboxEvent.id.desc()).limit(1)) or 0)
-    db.run_sync(lambda s: transition(s, flow, key, arrow.target, actor="operator:ops", reference="ref-9"))
+    db.run_sync(lambda s: transition(s, flow, key, arrow.target, actor="operator:ops", reference="ref-9",
+                                     why="a test"))
     sent = db.run_sync(lambda s: [(e.type, e.priority, e.payload) for e in s.scalars(
         select(OutboxEvent).where(OutboxEvent.id > before, OutboxEvent.type == arrow.event))])
     assert len(sent) == 1
@@ -58,8 +59,13 @@ def test_each_event_of_each_arrow_matches_its_schema(events_db: Database, name: 
     assert rule is not None, kind
     assert errors(payload, rule.payload_schema) == [], payload
     assert priority == int(arrow.priority)
-    assert (payload["state"], payload["from"], payload["actor"]) == (arrow.target.value, arrow.source.value,
-                                                                     "operator:ops")
+    assert (payload["state"], payload["from"], payload["actor"], payload["why"]) == (
+        arrow.target.value, arrow.source.value, "operator:ops", "a test")
+    row = db.run_sync(lambda s: s.execute(select(flow.table).where(flow.table.c[flow.key] == key)).one()._mapping)
+    for column in ("code", "serial", "amount_cents", "origin", "medium", "total_cents", "count", "receipt_id",
+                   "attempts", "external_id", "kind", "compartment_id", "purpose"):
+        if column in payload and column in row:
+            assert payload[column] == row[column], column
 
 
 @pytest.mark.parametrize("name", sorted(FLOWS))
