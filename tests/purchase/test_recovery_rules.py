@@ -470,3 +470,58 @@ async def test_run_backs_off_between_rounds_of_failed_recoveries(service: _Servi
     slept = _record_sleeps(monkeypatch)
     await recovery.run()
     assert slept == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0] and _state(service.db, sale_id) is S.CANCELLED
+
+
+
+# -- what each recovery writes ------------------------------------------------------------------------------
+def _audit(db: Database, sale_id: str, action: str) -> dict[str, Any]:
+    from station.db.models import AuditEntry
+
+    return db.run_sync(lambda s: s.scalars(select(AuditEntry).where(
+        AuditEntry.subject == f"sale:{sale_id}", AuditEntry.action == action)).one().details)
+
+
+async def test_each_recovered_event_says_recovered_and_why(service: _Service) -> None:
+    db = service.db
+    asked, approved = new_sale(db, [1]), new_sale(db, [2])
+    walk(db, asked, S.PAYMENT_REQUESTED)
+    walk(db, approved, S.PAYMENT_REQUESTED, S.AUTHORISED)
+    recovery = PurchaseRecovery(service)  # type: ignore[arg-type]
+    await recovery.on_payment_requested(asked)
+    await recovery.on_authorised(approved)
+    whys = {p["sale_id"]: (k, p["recovered"], p["why"]) for k, p in events(db, "sale.") if p.get("recovered")}
+    assert whys == {asked: ("sale.aborted", True, "interrupted before approval"),
+                    approved: ("sale.reversed", True, "interrupted before any door was pulsed")}
+
+
+async def test_release_requested_paid_by_credit_records_both_arrows_as_recovered(service: _Service) -> None:
+    db = service.db
+    sale_id = new_sale(db, [2])
+    _credit(db, sale_id, BREAD)
+    walk(db, sale_id, S.RELEASE_REQUESTED)
+    _door(db, sale_id, 2, DoorState.CLOSED)
+    await PurchaseRecovery(service).on_release_requested(sale_id)  # type: ignore[arg-type]
+    assert _audit(db, sale_id, "sale.released") == {"from": "release_requested", "recovered": True, "released": [2]}
+    (_, done), = events(db, "sale.done")
+    assert (done["recovered"], done["why"]) == (True, "paid by credit")
+
+
+@pytest.mark.parametrize("door", [DoorState.OPENED, DoorState.UNTOUCHED])
+async def test_release_requested_final_event_is_recovered(service: _Service, door: DoorState) -> None:
+    db = service.db
+    sale_id = new_sale(db, [2])
+    walk(db, sale_id, S.PAYMENT_REQUESTED, S.AUTHORISED, S.RELEASE_REQUESTED)
+    _door(db, sale_id, 2, door)
+    await PurchaseRecovery(service).on_release_requested(sale_id)  # type: ignore[arg-type]
+    assert events(db, "sale.")[-1][1]["recovered"] is True
+
+
+async def test_booking_nothing_records_zero_and_why(service: _Service) -> None:
+    db = service.db
+    sale_id = _at_book_requested(db, 0)
+    recovery = PurchaseRecovery(service)  # type: ignore[arg-type]
+    assert recovery.pending() == []
+    await recovery.on_book_requested(sale_id)
+    assert _audit(db, sale_id, "sale.booked") == {"from": "book_requested", "booked_cents": 0}
+    (_, done), = events(db, "sale.done")
+    assert done["why"] == "paid by credit"
