@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from station.db.engine import Database
 from station.db.models import Alarm, AuditEntry, OutboxEvent, Payment, Priority, Sale
+from station.db.types import utcnow
 from station.purchase import flow
 from station.purchase.endofday import MAX_UNKNOWN_FOR_SUBSETS, charged_subset, reconcile
 from station.purchase.flow import SALE, SaleState, record_payment
@@ -176,3 +177,22 @@ def test_charged_subset_at_its_size_limit() -> None:
     assert charged_subset({}, 0) == set()
     assert charged_subset({"a": 5}, 5) == {"a"}
     assert charged_subset({"a": 5, "b": 0}, 5) is None  # with or without the zero sale: cannot tell
+
+
+def test_an_unknown_sale_is_settled_at_what_the_station_told_the_terminal_to_book(sdb: Database) -> None:
+    sale_id = _unknown(sdb, 1, 149 + 15)  # one of two bottles released: told to book one
+    refund_at = utcnow()
+    sdb.run_sync(lambda s: s.add(Payment(sale_id=None, kind="refund", state="booked", amount_cents=999,
+                                         created_at=refund_at, updated_at=refund_at)))
+    result = sdb.run_sync(lambda s: reconcile(s, 149 + 15, None))
+    assert result.matched and result.expected_cents == 0 and result.charged_sales == [sale_id]
+    assert _sale(sdb, sale_id) == (S.DONE, 149 + 15)
+    assert sdb.run_sync(lambda s: flow.authorisation(s, sale_id).amount_cents) == 149 + 15
+    (_, done), = [(k, p) for k, p in events(sdb, "sale.done")]
+    assert (done["settled_by"], done["booked_cents"]) == ("end_of_day", 149 + 15)
+
+
+def test_a_sale_not_charged_at_end_of_day_records_not_charged(sdb: Database) -> None:
+    sale_id = _unknown(sdb, 2, BREAD)
+    sdb.run_sync(lambda s: reconcile(s, 0, None))
+    assert sdb.run_sync(lambda s: flow.authorisation(s, sale_id).state) == "not_charged"
