@@ -78,3 +78,36 @@ def test_every_flow_table_is_the_documented_one(name: str) -> None:
     assert [(a.priority, a.severity, a.audit) for a in flow.arrows] == [
         (a.priority, a.severity, a.audit) for a in original.arrows]
     assert Path(module.__file__ or "").exists()
+
+
+def test_the_return_event_lists_its_items_and_only_its_own_vouchers(events_db: Database) -> None:
+    from station.db.models import DepositReturn
+    from station.deposit.flow import RETURN, ReturnState
+    from station.vouchers.ledger import issue
+
+    db = events_db
+    key = db.run_sync(lambda s: _row(s, RETURN, ReturnState.CHOOSING))
+    other = db.run_sync(lambda s: _row(s, RETURN, ReturnState.CHOOSING))
+    items = {"4001": {"kind": "single_use", "label": "PET 0,25 €", "count": 3, "deposit_cents": 25},
+             "4002": {"kind": "crate", "label": "Kasten", "count": 1, "deposit_cents": 150}}
+
+    def fill(session: Any) -> list[tuple[str, str, int, str]]:
+        session.get_one(DepositReturn, key).items = items
+        session.get_one(DepositReturn, key).total_cents = 225
+        mine = [issue(session, cents, prefix=29, origin="return", medium=medium, issued_for=key)
+                for cents, medium in ((200, "paper"), (25, "credit"))]
+        issue(session, 99, prefix=29, origin="return", medium="paper", issued_for=other)
+        return [(v.id, v.code, v.amount_cents, v.medium) for v in mine]
+
+    vouchers = db.run_sync(fill)
+    before = db.run_sync(lambda s: s.scalar(select(OutboxEvent.id).order_by(OutboxEvent.id.desc()).limit(1)) or 0)
+    db.run_sync(lambda s: transition(s, RETURN, key, ReturnState.VOUCHER, choice="voucher"))
+    sent = db.run_sync(lambda s: [e.payload for e in s.scalars(select(OutboxEvent).where(
+        OutboxEvent.id > before, OutboxEvent.type == "deposit_return.voucher"))])
+    assert len(sent) == 1
+    payload = sent[0]
+    rule = rule_for("deposit_return.voucher")
+    assert rule is not None and errors(payload, rule.payload_schema) == []
+    assert payload["items"] == list(items.values()) and payload["total_cents"] == 225
+    assert payload["vouchers"] == [{"voucher_id": i, "code": c, "amount_cents": a, "medium": m}
+                                   for i, c, a, m in vouchers]
