@@ -17,7 +17,7 @@ from sqlalchemy import insert, select
 from station.compartments import owner
 from station.compartments.flow import Slot
 from station.db.engine import Database
-from station.db.models import OutboxEvent, Volunteer
+from station.db.models import AuditEntry, OutboxEvent, Volunteer
 from station.db.staff_models import RestockSession, VolunteerSession
 from station.db.types import utcnow
 from station.restock import flow as rf
@@ -40,7 +40,14 @@ def _events(db: Database) -> list[tuple[str, dict[str, Any]]]:
     for kind, payload in rows:
         rule = rule_for(kind)
         assert rule is not None and errors(payload, rule.payload_schema) == [], (kind, payload)
-    return [(k, p) for k, p in rows if k.startswith("restock.")]
+    mine = [(k, p) for k, p in rows if k.startswith("restock.")]
+    assert all(p["reference"] == f"restock:{p['restock_id']}" for _, p in mine)
+    return mine
+
+
+def _compartment_audits(db: Database) -> list[tuple[str, str, str | None, str | None]]:
+    return db.run_sync(lambda s: [(a.action, a.actor, a.reason, a.reference) for a in s.scalars(
+        select(AuditEntry).where(AuditEntry.subject == "compartment:2").order_by(AuditEntry.id))])
 
 
 def _login(db: Database, person: int) -> int:
@@ -75,6 +82,9 @@ def test_the_intent_opens_the_compartment_for_the_volunteer(sdb: Database) -> No
             payload["previous_status"], payload["reference"], payload["actor"], payload["from"]) == (
         restock_id, 2, "clean", person, "loaded", f"restock:{restock_id}", f"volunteer:{person}", None)
     assert sdb.run_sync(rf.restocked_compartments) == {2}
+    assert _compartment_audits(sdb)[-1] == ("compartment.restocking", f"volunteer:{person}", "clean", None)
+    requested = sdb.run_sync(lambda s: s.get_one(AuditEntry, payload["audit_id"]))
+    assert (requested.action, requested.reason) == ("restock.requested", "clean")
 
 
 def test_opened_then_closed_records_the_contents(sdb: Database) -> None:
@@ -93,6 +103,8 @@ def test_opened_then_closed_records_the_contents(sdb: Database) -> None:
     assert (opened["door_operation_id"], opened["actor"], opened["reference"]) == (
         41, f"volunteer:{person}", f"restock:{restock_id}")
     assert (closed["status"], closed["from"], closed["actor"]) == ("loaded", "opened", f"volunteer:{person}")
+    assert _compartment_audits(sdb)[-1] == ("compartment.loaded", f"volunteer:{person}", None,
+                                            f"restock:{restock_id}")
 
 
 def test_closing_an_emptied_compartment_leaves_it_empty(sdb: Database) -> None:
@@ -127,8 +139,12 @@ def test_a_door_that_did_not_open_returns_the_compartment_or_asks_for_a_check(
     assert (kind, payload["why"], payload["actor"]) == ("restock.failed", "jammed", f"volunteer:{person}")
     checks = sdb.run_sync(lambda s: [e.payload for e in s.scalars(
         select(OutboxEvent).where(OutboxEvent.type == "compartment.needs_check").order_by(OutboxEvent.id))])
-    if why is not None and previous is not Slot.NEEDS_CHECK:
-        assert checks[-1]["why"] == why and checks[-1]["reference"] == f"restock:{restock_id}"
+    if why is not None:
+        assert (checks[-1]["why"], checks[-1]["reference"], checks[-1]["actor"]) == (
+            why, f"restock:{restock_id}", f"volunteer:{person}")
+    else:
+        assert _compartment_audits(sdb)[-1] == (f"compartment.{status}", f"volunteer:{person}", None,
+                                                f"restock:{restock_id}")
 
 
 @pytest.mark.parametrize(("target", "opened"), [(R.INTERRUPTED, True), (R.INTERRUPTED, False), (R.ABANDONED, True)])
