@@ -187,3 +187,6 @@ async def wait_until_final(http: httpx.AsyncClient, sale_id: str, timeout_s: flo
             return str(state)
         await asyncio.sleep(0.1)
     return state
+
+
+from tests.purchase.saledb import sdb, template  # noqa: E402, F401  (the hardware-free fixtures of the rule tests)
