@@ -240,9 +240,10 @@ def _configured(db: Database) -> dict[int, tuple[str, int, int, str, str | None,
 
 def test_configuration_adds_changes_and_retires_compartments(sdb: Database) -> None:
     before, audits = _configured(sdb), len(_audits(sdb))
-    config = [CompartmentConfig(id=1, bus="wall", board=0, lock=1),  # unchanged
+    unchanged = [CompartmentConfig(id=c, bus=v[0], board=v[1], lock=v[2], size=v[3], zone=v[4])
+                 for c, v in before.items() if c not in (2, 18)]
+    config = [*unchanged,
               CompartmentConfig(id=2, bus="wall", board=0, lock=5, size="L", zone="chilled"),  # moved
-              CompartmentConfig(id=17, bus="wall", board=1, lock=1),
               CompartmentConfig(id=30, bus="side", board=2, lock=7, size="S", zone="frozen")]  # new; 18 left out
     sdb.run_sync(lambda s: owner.sync_configured(s, config))
     after = _configured(sdb)
@@ -267,9 +268,11 @@ def test_configuration_adds_changes_and_retires_compartments(sdb: Database) -> N
 
 
 def test_an_operator_hold_keeps_a_reconfigured_compartment_in_service_state(sdb: Database) -> None:
-    config = [CompartmentConfig(id=c, bus="wall", board=c // 17, lock=1 + (c - 1) % 16) for c in (1, 2, 17, 18)]
+    before = {c: v[5] for c, v in _configured(sdb).items()}
+    config = [CompartmentConfig(id=c, bus="wall", board=c // 17, lock=1 + (c - 1) % 16) for c in before]
     sdb.run_sync(lambda s: owner.sync_configured(s, config))
-    assert {c: v[5] for c, v in _configured(sdb).items()} == {1: "loaded", 2: "loaded", 17: "loaded", 18: "loaded"}
+    assert {c: v[5] for c, v in _configured(sdb).items()} == before
+    assert {before[c] for c in (1, 2, 17, 18)} == {"loaded"}
 
 
 def test_recorded_contents_never_empty_a_compartment_holding_an_order(sdb: Database) -> None:
