@@ -200,3 +200,6 @@ async def room(tmp_path: Path) -> AsyncIterator[ColdRoom]:
         await service.stop()
     await db.stop()
     await sim.stop()
+
+
+from tests.purchase.saledb import sdb, template  # noqa: E402, F401  (hardware-free: tests/coldchain/test_transition_rules.py)

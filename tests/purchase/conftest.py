@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -170,3 +172,21 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
     locks = LockBusSimulator("cu16", [0, 1], open_delay_s=0.05, close_after_s=0.3)
     async with open_shop(tmp_path, locks, ZvtSimulator(SIM)) as ready:
         yield ready
+
+
+async def wait_until_final(http: httpx.AsyncClient, sale_id: str, timeout_s: float = 60.0) -> str | None:
+    """The sale's state once it is final (a restarted daemon may not answer at first); None after the timeout."""
+    started = time.monotonic()
+    state = None
+    while time.monotonic() - started < timeout_s:
+        try:
+            state = (await http.get(f"/api/purchases/{sale_id}")).json()["state"]
+        except httpx.HTTPError:
+            state = None
+        if state in FINAL:
+            return str(state)
+        await asyncio.sleep(0.1)
+    return state
+
+
+from tests.purchase.saledb import sdb, template  # noqa: E402, F401  (the hardware-free fixtures of the rule tests)

@@ -3,7 +3,9 @@
 For each step of the approve path and of the failure paths, a daemon started with
 STATION_CRASH_AT=sale.<step> kills itself right after committing that step. A second daemon
 then recovers. Afterwards: nothing was charged without its goods released, no door opened
-without an approved payment, and the purchase reached a final state within 60 s of restart.
+without an approved payment, the purchase reached a final state within 60 s of restart, and that
+state is the one expected for the crash point (`EXPECTED`), with the released_not_charged alarm
+raised exactly when it ends released_not_charged.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from station.db import migrate
 from station.db.engine import Database
 from station.purchase import FINAL
 from tests.conftest import REPO, free_port
-from tests.purchase.conftest import purchase_config_text, seed_catalogue
+from tests.purchase.conftest import purchase_config_text, seed_catalogue, wait_until_final
 
 PRICES = {1: 2 * (149 + 15), 2: 420, 17: 399, 18: 420}
 APPROVE_PATH = [
@@ -60,6 +62,27 @@ SCENARIOS = [
     Scenario("no-card", (2,), ("aborted",), script=Outcome.NO_CARD),
 ]
 CASES = [(s, step) for s in SCENARIOS for step in s.steps]
+# Where each crash point must end after the restart (recovery.py, one action per state). A crash right
+# after release_requested comes before the first door pulse: nothing opened, so the sale is reversed.
+EXPECTED = {
+    ("approve", "created"): "cancelled",
+    ("approve", "payment_requested"): "aborted",
+    ("approve", "authorised"): "reversed",
+    ("approve", "release_requested"): "reversed",
+    ("approve", "released"): "released_not_charged",
+    ("approve", "book_requested"): "charge_unknown",
+    ("approve", "booked"): "done",
+    ("approve", "done"): "done",
+    ("partial", "released"): "released_not_charged",
+    ("partial", "book_requested"): "charge_unknown",
+    ("partial", "booked"): "done",
+    ("door-fails", "release_requested"): "reversed",
+    ("door-fails", "not_released"): "reversed",
+    ("door-fails", "reversed"): "reversed",
+    ("decline", "payment_requested"): "aborted",
+    ("decline", "declined"): "declined",
+    ("no-card", "aborted"): "aborted",
+}
 REPORT: list[tuple[str, str, str, int, int, float]] = []
 
 
@@ -99,6 +122,11 @@ async def _wait_ready(http: httpx.AsyncClient, proc: asyncio.subprocess.Process,
             pass
         await asyncio.sleep(0.1)
     raise AssertionError(f"daemon not ready:\n{log.read_text()[-3000:]}")
+
+
+def _raised_alarms(db_path: Path) -> list[str]:
+    with sqlite3.connect(db_path) as con:
+        return [kind for (kind,) in con.execute("SELECT kind FROM alarms WHERE state = 'raised'")]
 
 
 def _physically_opened(locks: LockBusSimulator, compartment: int) -> bool:
@@ -165,6 +193,11 @@ async def test_sigterm_during_a_payment_parks_it_and_the_restart_settles_it(tmp_
     assert terminal.ledger.charged_cents() == 0 and locks.unlock_requests() == 0
 
 
+def test_every_crash_point_has_its_expected_final_state() -> None:
+    assert set(EXPECTED) == {(s.name, step) for s, step in CASES}
+    assert set(EXPECTED.values()) <= {str(s) for s in FINAL}
+
+
 @pytest.mark.parametrize(("scenario", "step"), CASES, ids=[f"{s.name}-{step}" for s, step in CASES])
 async def test_sigkill_at_every_persisted_step(tmp_path: Path, scenario: Scenario, step: str) -> None:
     locks, terminal, config_path, db_path, port = await _station_files(tmp_path, scenario)
@@ -185,15 +218,7 @@ async def test_sigkill_at_every_persisted_step(tmp_path: Path, scenario: Scenari
             second = await _start_daemon(config_path, log, None)
             restarted = time.monotonic()
             try:
-                state = None
-                while time.monotonic() - restarted < 60:
-                    try:
-                        state = (await http.get(f"/api/purchases/{sale_id}")).json()["state"]
-                    except httpx.HTTPError:
-                        state = None
-                    if state in FINAL:
-                        break
-                    await asyncio.sleep(0.1)
+                state = await wait_until_final(http, sale_id)
                 recovery_s = time.monotonic() - restarted
                 assert state in FINAL, f"still {state} after 60 s:\n{log.read_text()[-3000:]}"
                 sale = (await http.get(f"/api/purchases/{sale_id}")).json()
@@ -213,6 +238,8 @@ async def test_sigkill_at_every_persisted_step(tmp_path: Path, scenario: Scenari
     if locks.unlock_requests() > 0:
         assert approvals >= 1, "a door was opened without an approved payment"
     assert sale["booked_cents"] == charged or sale["state"] in ("charge_unknown", "released_not_charged")
+    assert sale["state"] == EXPECTED[(scenario.name, step)], f"crash after {step} ended {sale['state']}"
+    assert ("sale.released_not_charged" in _raised_alarms(db_path)) == (sale["state"] == "released_not_charged")
     REPORT.append((scenario.name, step, sale["state"], charged, len(opened), recovery_s))
     print(
         f"\n{scenario.name:<11} crash after {step:<18} -> {sale['state']:<21} charged {charged:>4} "

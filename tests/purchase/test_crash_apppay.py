@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-import time
 from pathlib import Path
 
 import httpx
@@ -24,6 +23,7 @@ from station.purchase import FINAL
 from sync.connector import Endpoint
 from sync.mqttio import ConnectOptions
 from sync.signing import generate_key, public_key_text
+from tests.purchase.conftest import wait_until_final
 from tests.purchase.test_crash import PRICES, Scenario, _physically_opened, _start_daemon, _station_files, _wait_ready
 
 KEY = generate_key()
@@ -78,17 +78,8 @@ async def test_sigkill_at_every_persisted_step_of_an_app_payment(tmp_path: Path,
             opened_before = locks.unlock_requests()
 
             second = await _start_daemon(config_path, log, None)
-            restarted = time.monotonic()
             try:
-                state = None
-                while time.monotonic() - restarted < 60:
-                    try:
-                        state = (await http.get(f"/api/purchases/{sale_id}")).json()["state"]
-                    except httpx.HTTPError:
-                        state = None
-                    if state in FINAL:
-                        break
-                    await asyncio.sleep(0.1)
+                state = await wait_until_final(http, sale_id)
                 assert state in FINAL, f"still {state}:\n{log.read_text()[-3000:]}"
                 if step == "app_requested":  # the platform confirms after the restart: too late
                     await _app_ready(http)
