@@ -114,7 +114,10 @@ class RestockService:
         except StorageUnavailable:  # the door intent was not recorded: nothing was pulsed
             await self._failed(restock_id, maybe_opened=False, detail="storage unavailable")
             raise
-        if result.outcome is DoorOutcome.OPENED:
+        # A door still open from an earlier opening (a restocking given up with its session) gets no pulse; for
+        # the volunteer standing at it, it is open all the same.
+        still_open = result.outcome is DoorOutcome.UNAVAILABLE and self.lockwall.is_open(compartment)
+        if result.outcome is DoorOutcome.OPENED or still_open:
             await self.db.write_until_committed(
                 partial(flow.opened, restock_id=restock_id, door_operation_id=result.operation_id), what="restock"
             )

@@ -168,3 +168,25 @@ async def test_an_unfinished_restock_is_abandoned_when_the_session_ends(tmp_path
         assert [e["state"] for e in kiosk.events("restock.abandoned")] == ["abandoned"]
         problems, types = kiosk.contract_problems()
         assert problems == [] and {"restock.abandoned", "compartment.needs_check", "alarm.cleared"} <= types, problems
+
+
+async def test_a_door_left_open_by_an_abandoned_restock_is_checked_without_a_second_pulse(tmp_path: Path) -> None:
+    async with make_site(tmp_path) as site:
+        await _people(site)
+        async with site.run() as kiosk:
+            assert kiosk.locks is not None
+            pulses: list[int] = []
+            kiosk.locks.on_pulse = lambda _board, lock: pulses.append(lock)
+            kiosk.locks.set_lock_faults(0, 4, auto_close=False)  # nobody shuts it
+            token = await _token(kiosk, 2, VOLUNTEER_PIN)
+            opened = await kiosk.http.post("/api/staff/restocks", headers=kiosk.auth(token), json={"compartment": 4})
+            assert opened.json()["state"] == "opened" and pulses == [4]
+            await kiosk.http.post("/api/staff/logout", headers=kiosk.auth(token))
+            assert kiosk.status(4) == "needs_check" and kiosk.station.lockwall.is_open(4)
+            operator = await kiosk.operator()
+            again = await kiosk.http.post("/api/staff/restocks", headers=kiosk.auth(operator), json={"compartment": 4})
+            assert again.status_code == 200 and again.json()["state"] == "opened", again.text
+            assert pulses == [4]  # it was open: no pulse
+            closed = await kiosk.http.post(f"/api/staff/restocks/{again.json()['id']}/close",
+                                           headers=kiosk.auth(operator))
+            assert closed.json()["compartment_status"] in ("loaded", "empty")
