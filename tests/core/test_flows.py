@@ -124,8 +124,9 @@ def _row(session: Any, flow: Flow[Any], state: enum.StrEnum) -> Any:
         return session.execute(login.returning(VolunteerSession.id)).scalar_one()
     if name == "app_refund":
         key = str(uuid.uuid4())
+        signed = {"schema": "app-refund-request/1", "body": "{}", "sig": "c2ln"}  # the shape; not verified here
         session.execute(insert(AppRefund).values(id=key, payment_id=key, sale_id="s", amount_cents=100, reason="late",
-                                                 state=state.value, request={}, created_at=now, updated_at=now))
+                                                 state=state.value, request=signed, created_at=now, updated_at=now))
         return key
     raise AssertionError(f"no row factory for flow {name}: add one")
 
