@@ -43,6 +43,7 @@ from station.db.types import utcnow
 from station.flows import docs
 from station.flows.engine import Arrow, Flow, InvalidTransition, check_recovery, transition
 from station.flows.registry import all_flows
+from station.purchase.apprequest import REFUND_REQUEST, RequestSigner
 from tests.conftest import REPO
 
 FLOWS = {flow.name: flow for flow in all_flows()}
@@ -125,9 +126,17 @@ def _row(session: Any, flow: Flow[Any], state: enum.StrEnum) -> Any:
     if name == "app_refund":
         key = str(uuid.uuid4())
         session.execute(insert(AppRefund).values(id=key, payment_id=key, sale_id="s", amount_cents=100, reason="late",
-                                                 state=state.value, request={}, created_at=now, updated_at=now))
+                                                 state=state.value, request=_signed_refund_request(key),
+                                                 created_at=now, updated_at=now))
         return key
     raise AssertionError(f"no row factory for flow {name}: add one")
+
+
+def _signed_refund_request(refund_id: str) -> dict[str, str]:
+    """A refund request signed the way `purchase.refunds.request` signs one (the payload schema checks its shape)."""
+    body = {"station_id": "test-01", "refund_id": refund_id, "payment_id": refund_id, "sale_id": "s",
+            "amount_cents": 100, "currency": "EUR", "reason": "late", "requested_at": "2026-01-01T00:00:00Z"}
+    return RequestSigner(bytes(range(32))).sign(REFUND_REQUEST, body)
 
 
 def _pairs_outside(flow: Flow[Any]) -> list[tuple[enum.StrEnum, enum.StrEnum]]:
