@@ -390,3 +390,61 @@ def test_the_compartments_of_orders_in_a_door_step(odb: Database) -> None:
     _, second = _collecting(odb, external_id="C-1", size="M")
     _loaded(odb, "L-1", size="L")  # resting: its compartment is the compartment recovery's
     assert odb.run_sync(steps.unfinished_compartments) == {first, second}
+
+
+def _compartment_moves(db: Database, comp: int) -> list[tuple[str, str, str | None]]:
+    """(actor, action, reference) of every move of a compartment, oldest first."""
+    return db.run_sync(lambda s: [(a.actor, a.action, a.reference) for a in s.scalars(
+        select(AuditEntry).where(AuditEntry.subject == f"compartment:{comp}").order_by(AuditEntry.id))])
+
+
+def test_every_audited_compartment_move_names_the_order_and_who_moved_it(odb: Database) -> None:
+    order_id, comp = _collecting(odb)
+    odb.run_sync(lambda s: steps.collecting_done(s, order_id, "not_opened", actor="shopper"))
+    odb.run_sync(lambda s: s.execute(Order.__table__.update().where(Order.id == order_id).values(
+        expires_at=utcnow() - timedelta(seconds=1))))
+    odb.run_sync(lambda s: steps.expire_due(s, utcnow()))
+    odb.run_sync(lambda s: steps.start_returning(s, order_id, actor="volunteer:1"))
+    odb.run_sync(lambda s: steps.returning_done(s, order_id, "door_fault"))
+    ref = f"order:{order_id}"
+    # after the move that made it (configuration); opening for a pick-up or return is the order's own audit row
+    assert _compartment_moves(odb, comp)[1:] == [
+        ("operator:ops", "compartment.assigned", ref), ("courier:2", "compartment.holding", ref),
+        ("system", "compartment.holding", ref), ("system", "compartment.needs_check", ref)]
+
+
+def test_a_door_fault_at_pick_up_names_the_order(odb: Database) -> None:
+    order_id, comp = _collecting(odb)
+    odb.run_sync(lambda s: steps.collecting_done(s, order_id, "door_fault"))
+    assert _compartment_moves(odb, comp)[-1] == ("system", "compartment.needs_check", f"order:{order_id}")
+
+
+def test_a_cancelled_order_frees_its_compartment_in_its_name(odb: Database) -> None:
+    now = utcnow()
+    order_id = _announce(odb, "A-1", expires_at=now)
+    comp = _order(odb, order_id)["compartment_id"]
+    odb.run_sync(lambda s: steps.expire_due(s, now))
+    assert _compartment_moves(odb, comp)[1:] == [("operator:ops", "compartment.assigned", f"order:{order_id}"),
+                                            ("system", "compartment.empty", f"order:{order_id}")]
+
+
+def test_a_door_that_did_not_open_for_loading_says_why_only_when_told(odb: Database) -> None:
+    order_id = _announce(odb, "A-1")
+    odb.run_sync(lambda s: steps.start_loading(s, order_id, actor="courier:2"))
+    odb.run_sync(lambda s: steps.loading_done(s, order_id, opened=False, actor="courier:2"))
+    assert _last_audit(odb)[2].get("why") in (None, "")
+
+
+def test_loading_done_ends_only_a_loading_step_whatever_the_compartment_says(odb: Database) -> None:
+    order_id, comp = _collecting(odb)
+    odb.run_sync(lambda s: owner._move(s, comp, Slot.HOLDING))
+    odb.run_sync(lambda s: owner._move(s, comp, Slot.NEEDS_CHECK))
+    odb.run_sync(lambda s: owner._move(s, comp, Slot.EMPTY))
+    odb.run_sync(lambda s: owner.assign_to_order(s, comp, f"order:{order_id}"))  # a compartment kept again
+    with pytest.raises(InvalidTransition):
+        odb.run_sync(lambda s: steps.loading_done(s, order_id, opened=True, actor="courier:2"))
+    announced = odb.run_sync(lambda s: announce(s, NewOrder("N-1"), actor="operator:ops", unavailable=ALL))["order_id"]
+    odb.run_sync(lambda s: s.execute(Order.__table__.update().where(Order.id == announced).values(compartment_id=comp)))
+    with pytest.raises(InvalidTransition):
+        odb.run_sync(lambda s: steps.loading_done(s, announced, opened=False, actor="courier:2"))
+    assert (_order(odb, order_id)["state"], _order(odb, announced)["state"]) == ("collecting", "announced")
