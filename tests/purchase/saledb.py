@@ -1,7 +1,7 @@
 """A stocked station database without hardware, for the purchase flow's rules (no terminal, no lock bus).
 
 Migrated and stocked once per test session (`template`); each test works on its own copy. A sale is
-made the way the purchase service makes it (`PurchaseService._create`); its arrows are walked with
+made the way the purchase service makes it (`purchase.cart.create_sale`); its arrows are walked with
 `flow.move`, as the service and the recovery do after each step.
 """
 
@@ -21,8 +21,8 @@ from station.config import parse_config
 from station.db import migrate
 from station.db.engine import Database
 from station.db.models import Alarm, Compartment, CompartmentContent, OutboxEvent
+from station.purchase.cart import create_sale
 from station.purchase.flow import SaleState, mark_lines, move
-from station.purchase.service import PurchaseService
 
 MILK = 2 * (149 + 15)  # compartment 1: two bottles of milk with deposit
 BREAD = 420  # compartments 2 and 18
@@ -55,7 +55,7 @@ def sdb(template: Path, tmp_path: Path) -> Iterator[Database]:
 
 def new_sale(db: Database, compartments: list[int], codes: list[str] | None = None) -> str:
     sale_id = str(uuid.uuid4())
-    db.run_sync(lambda s: PurchaseService._create(s, sale_id, compartments, codes or []))
+    db.run_sync(lambda s: create_sale(s, sale_id, compartments, codes or []))
     return sale_id
 
 
