@@ -8,7 +8,6 @@ table is used where the engine works with an ORM model (a loaded instance follow
 from __future__ import annotations
 
 import enum
-import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -26,6 +25,7 @@ from station.db.types import utcnow
 from station.flows.engine import Arrow, Flow, InvalidTransition, check_recovery, created, recover, transition
 from station.journal import raise_alarm
 from station.purchase.flow import SALE, SaleState
+from tests.helpers.dbcopy import open_copy
 
 
 class W(enum.StrEnum):
@@ -78,12 +78,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def edb(template: Path, tmp_path: Path) -> Iterator[Database]:
-    path = tmp_path / "station.db"
-    shutil.copy(template, path)
-    database = Database(path)
-    database.open_sync()
-    yield database
-    database.close_sync()
+    yield from open_copy(template, tmp_path)
 
 
 def _widget(db: Database, state: W = W.NEW, flow: Flow[W] = FLOW, **details: Any) -> int:

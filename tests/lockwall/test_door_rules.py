@@ -7,7 +7,6 @@ flow's tests for mutation testing (mutation.toml).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from station.lockwall import doors
 from station.lockwall.doors import DoorState
 from tests.conftest import REPO
 from tests.core.fresh_import import fresh_module
+from tests.helpers.dbcopy import open_copy
 from tests.sync.schema_check import errors, rule_for
 
 D = DoorState
@@ -45,12 +45,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ddb(template: Path, tmp_path: Path) -> Iterator[Database]:
-    path = tmp_path / "station.db"
-    shutil.copy(template, path)
-    database = Database(path)
-    database.open_sync()
-    yield database
-    database.close_sync()
+    yield from open_copy(template, tmp_path)
 
 
 def _events(db: Database) -> list[tuple[str, dict[str, Any]]]:

@@ -8,7 +8,6 @@ transaction per step as the pick-up service commits them.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from station.orders import steps
 from station.orders.flow import OrderState
 from station.orders.service import NewOrder, OrderError, announce
 from tests.conftest import minimal_config
+from tests.helpers.dbcopy import open_copy
 
 St = OrderState
 COMPARTMENTS = {1: "S", 2: "M", 3: "L", 4: "M", 5: "M", 6: "L"}
@@ -55,12 +55,7 @@ def order_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def odb(order_template: Path, tmp_path: Path) -> Iterator[Database]:
-    path = tmp_path / "station.db"
-    shutil.copy(order_template, path)
-    database = Database(path)
-    database.open_sync()
-    yield database
-    database.close_sync()
+    yield from open_copy(order_template, tmp_path)
 
 
 def _announce(db: Database, external_id: str, **fields: Any) -> int:

@@ -7,7 +7,6 @@ made the way the purchase service makes it (`station.purchase.cart.create_sale`)
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from station.db.engine import Database
 from station.db.models import Alarm, Compartment, CompartmentContent, OutboxEvent
 from station.purchase.cart import create_sale
 from station.purchase.flow import SaleState, mark_lines, move
+from tests.helpers.dbcopy import open_copy
 
 MILK = 2 * (149 + 15)  # compartment 1: two bottles of milk with deposit
 BREAD = 420  # compartments 2 and 18
@@ -45,12 +45,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def sdb(template: Path, tmp_path: Path) -> Iterator[Database]:
-    path = tmp_path / "station.db"
-    shutil.copy(template, path)
-    database = Database(path)
-    database.open_sync()
-    yield database
-    database.close_sync()
+    yield from open_copy(template, tmp_path)
 
 
 def new_sale(db: Database, compartments: list[int], codes: list[str] | None = None) -> str:
