@@ -267,6 +267,9 @@ async def test_a_new_platform_session_gets_the_outstanding_events_at_once(db, mo
     try:
         await record_sales(db, 100)
         assert await first.wait_for(lambda: first.hwm(STATION, db.epoch) == 100, 30)
+        # Its acks must have reached the station too: an ack still on the way when the ingest stops leaves
+        # more than the 200 events below in flight.
+        assert await first.wait_for(lambda: len(sync.relay.tracker) == 0, 30)
         await first.stop()
         await record_sales(db, 200, start=100)  # sent, queued by the broker for ingest-a, never read
         assert await first.wait_for(lambda: sync.relay.stats.sent >= 300 and len(sync.relay.tracker) == 200, 30)
