@@ -54,14 +54,14 @@ async def measure(shop: Shop, at_board: list[float], n: int) -> tuple[list[float
     for bus in service.lockwall.buses.values():
         bus.subscribe(lambda e: pulses.append(e.at) if isinstance(e, PulseSent) else None)
     approvals: list[float] = []
-    original = service._decide
+    original = service.card.decide
 
     async def timed_decide(sale_id, status, release, compartments):  # type: ignore[no-untyped-def]
         if "task" not in release:
             approvals.append(time.monotonic())
         return await original(sale_id, status, release, compartments)
 
-    service._decide = timed_decide  # type: ignore[method-assign]
+    service.card.decide = timed_decide  # type: ignore[method-assign]
     to_pulse, to_board = [], []
     for i in range(n):
         if i:

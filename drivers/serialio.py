@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import serial
 
+T = TypeVar("T")
+
 TraceHook = Callable[[str, bytes], None]
 """Called with ("tx" | "rx", bytes) for every write and every non-empty read."""
+
+ReadFn = Callable[[int, float], bytes]
+"""read(size, timeout): up to `size` bytes within `timeout` seconds (may return fewer); worker thread only."""
 
 
 class TransportError(Exception):
@@ -115,6 +121,67 @@ class SerialTransport:
         if junk and self.trace:
             self.trace("rx-dropped", junk)
         return junk
+
+    async def exchange(self, data: bytes, collect: Callable[[ReadFn], T]) -> tuple[bytes, float, T]:
+        """Flush input, write `data`, then run `collect(read)`: a whole request and reply in one worker call.
+
+        Returns (the input dropped before the write, time.monotonic() after the write, what `collect`
+        returned). One hop to the worker thread instead of one per read keeps an idle, polled line
+        cheap. `collect` runs in the worker thread: it must only read and compute.
+        """
+        port = self._require()
+        dropped: list[bytes] = []  # what was dropped, then what was written: traced even when a read fails
+        received: list[bytes] = []
+
+        def _exchange() -> tuple[bytes, float, T]:
+            waiting = port.in_waiting
+            dropped.append(bytes(port.read(waiting)) if waiting else b"")
+            port.reset_input_buffer()
+            port.write(data)
+            port.flush()
+            dropped.append(data)
+            sent_at = time.monotonic()
+            return dropped[0], sent_at, collect(self._reader(port, received))
+
+        try:
+            outcome: tuple[bytes, float, T] = await self._call(_exchange)
+            return outcome
+        finally:
+            junk, sent = [*dropped, b"", b""][:2]
+            self._trace_exchange(junk, sent, received)
+
+    async def collect(self, collect: Callable[[ReadFn], T]) -> T:
+        """Run `collect(read)` in the worker thread: a reply read in one hop (see `exchange`)."""
+        port = self._require()
+        received: list[bytes] = []
+        try:
+            result: T = await self._call(lambda: collect(self._reader(port, received)))
+            return result
+        finally:
+            self._trace_exchange(b"", b"", received)
+
+    @staticmethod
+    def _reader(port: serial.SerialBase, received: list[bytes]) -> ReadFn:
+        def read(size: int, timeout: float) -> bytes:
+            port.timeout = max(0.0, timeout)
+            try:
+                chunk = bytes(port.read(size))
+            finally:
+                port.timeout = 0
+            if chunk:
+                received.append(chunk)
+            return chunk
+
+        return read
+
+    def _trace_exchange(self, junk: bytes, sent: bytes, received: list[bytes]) -> None:
+        if self.trace:
+            if junk:
+                self.trace("rx-dropped", junk)
+            if sent:
+                self.trace("tx", sent)
+            for chunk in received:
+                self.trace("rx", chunk)
 
     async def read_exact(self, size: int, timeout: float) -> bytes:  # noqa: ASYNC109 (pyserial enforces it)
         """Read up to `size` bytes, waiting at most `timeout` seconds in total; may return fewer."""

@@ -122,8 +122,9 @@ class Station:
                     temperatures[name] = ctl["celsius"]
         return {"devices": devices, "temperatures": temperatures}
 
-    def health_report(self) -> dict[str, Any]:
-        outbox = self.database.outbox()  # current (read now when called off the loop), before the components
+    async def health_report(self) -> dict[str, Any]:
+        """Every component's health, on the loop that owns their state; the outbox depth read now."""
+        outbox = await self.database.outbox()  # before the components: what they report is no older
         components = {}
         for component in [*self.components, self.http]:
             h = component.health()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import sqlite3
 import time
@@ -38,14 +37,13 @@ class DatabaseComponent(ProgressMixin):
     def __init__(self, db: Database) -> None:
         self.db = db
         self._outbox: dict[str, Any] = {"pending": None, "oldest_pending_at": None}
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        before = await self.db.call(migrate.status, self.db.path)
-        if before.pending:
-            log.info("migrating %s from %s to %s", self.db.path, before.current or "empty", before.head)
-            await self.db.call(migrate.upgrade, self.db.path)
+        if not await self.db.call(migrate.is_current, self.db.path):  # only then is Alembic loaded
+            before = await self.db.call(migrate.status, self.db.path)
+            if before.pending:
+                log.info("migrating %s from %s to %s", self.db.path, before.current or "empty", before.head)
+                await self.db.call(migrate.upgrade, self.db.path)
         await self.db.call(use_incremental_vacuum, self.db.path)
         await self.db.start()
         await self.refresh()
@@ -67,23 +65,18 @@ class DatabaseComponent(ProgressMixin):
         self._outbox = await self.db.read(_read)
         self.mark_progress()
 
-    def outbox(self) -> dict[str, Any]:
-        """The outbox depth as the database has it now.
+    async def outbox(self) -> dict[str, Any]:
+        """The outbox depth as the database has it now (two indexed reads on the db thread).
 
-        Called from another thread (the HTTP API answers in worker threads) it reads the database on
-        the db thread and waits for the answer (two indexed reads). On the loop thread itself, which
-        must never block, it returns the value of the last refresh.
+        A health request must answer even when the database does not: after
+        `OUTBOX_READ_TIMEOUT_S`, or when the read fails, it shows the value of the last refresh.
         """
-        loop = self._loop
-        if loop is not None and loop.is_running() and not _on_loop(loop):
-            future = asyncio.run_coroutine_threadsafe(self.refresh(), loop)
-            try:
-                future.result(OUTBOX_READ_TIMEOUT_S)
-            except concurrent.futures.TimeoutError:
-                future.cancel()
-                log.warning("outbox depth: no answer from the database within %s s", OUTBOX_READ_TIMEOUT_S)
-            except Exception as exc:  # stopping, or the database failed: health shows the last value
-                log.debug("outbox depth not refreshed: %r", exc)
+        try:
+            await asyncio.wait_for(self.refresh(), OUTBOX_READ_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("outbox depth: no answer from the database within %s s", OUTBOX_READ_TIMEOUT_S)
+        except Exception as exc:  # stopping, or the database failed: health shows the last value
+            log.debug("outbox depth not refreshed: %r", exc)
         return dict(self._outbox)
 
     def last_outbox(self) -> dict[str, Any]:
@@ -98,10 +91,3 @@ class DatabaseComponent(ProgressMixin):
         detail = {"path": str(db.path), "epoch": db.epoch, "pragmas": db.pragmas, "outbox": self.last_outbox(),
                   **writes}
         return ComponentHealth(status, detail)
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.tasks import cancel_tasks
+
 from .assembly import build_station, daemon_freezes_heap
 from .compartments.contents import load as load_compartment
 from .compartments.owner import sync_configured as sync_compartments
@@ -161,7 +163,7 @@ async def _start_deposit_line(
     stack.push_async_callback(sim.stop)
     if sim_cfg.deposit_containers:
         shopper = asyncio.create_task(_deposit_shopper(machine, sim_cfg), name="demo-deposit-shopper")
-        stack.push_async_callback(_cancel, shopper)
+        stack.push_async_callback(cancel_tasks, [shopper])
     log.info("simulated Modbus line %s with the deposit machine (unit %d) and controllers %s on "
              "socket://127.0.0.1:%d", line, config.deposit.unit, sorted(units), port)
     return machine
@@ -181,12 +183,6 @@ async def _deposit_shopper(machine: Any, sim_cfg: SimulationConfig) -> None:
             containers = shopper.pick(sim_cfg.deposit_containers, reject_rate=0.1)
             await shopper.feed(containers, pace_s=sim_cfg.deposit_pace_s, transport_s=min(sim_cfg.deposit_pace_s, 0.3))
         await machine.wait_change(1.0)
-
-
-async def _cancel(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 DEMO_PRODUCTS = [  # gtin, name, price, deposit, temperature class, VAT basis points, minimum age

@@ -12,7 +12,6 @@ back to the file system with `PRAGMA incremental_vacuum`, a few at a time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -24,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from common.tasks import cancel_tasks
 
 from .components import ComponentHealth, ProgressMixin, Status
 from .config.retention import RetentionConfig
@@ -80,7 +81,8 @@ def _states(flow_final: frozenset[Any]) -> str:
 
 
 def _later_rules() -> tuple[Rule, ...]:
-    """Receipts, print jobs, vouchers, deposit returns, restock and volunteer sessions, log-in throttles.
+    """Receipts, print jobs, vouchers, deposit returns, restock and volunteer sessions, log-in throttles,
+    app refunds, revoked customer cards, used pick-up codes.
 
     Ordered so nothing referenced goes first: print jobs before their receipts, vouchers before
     the returns that issued them, restock sessions before the volunteer sessions they ran in.
@@ -88,6 +90,7 @@ def _later_rules() -> tuple[Rule, ...]:
     """
     from .deposit.flow import RETURN
     from .printing.flow import PRINT_JOB
+    from .purchase.refunds import REFUND
     from .restock.flow import RESTOCK
     from .staff.sessions import SESSION
     from .vouchers.flow import VOUCHER
@@ -113,6 +116,12 @@ def _later_rules() -> tuple[Rule, ...]:
         Rule("log-in throttles", lambda c: c.throttle_days, "staff_throttle", "scope", "last_failure_at",
              "last_failure_at", "locked_at IS NULL AND consecutive = 0",
              (f"DELETE FROM staff_throttle WHERE scope IN {_IDS}",)),
+        Rule("app refunds", lambda c: c.sales_days, "app_refunds", "id", "created_at", "updated_at",
+             f"state IN ({_states(REFUND.final)})", (f"DELETE FROM app_refunds WHERE id IN {_IDS}",)),
+        Rule("revoked customer cards", lambda c: c.customer_cards_days, "customer_cards", "id", "registered_at",
+             "revoked_at", "revoked_at IS NOT NULL", (f"DELETE FROM customer_cards WHERE id IN {_IDS}",)),
+        Rule("used pick-up codes", lambda c: c.pickup_codes_days, "pickup_tokens", "token_id", "at", "at",
+             "state = 'used'", (f"DELETE FROM pickup_tokens WHERE token_id IN {_IDS}",)),
     )  # fmt: skip
 
 
@@ -124,7 +133,8 @@ def rules() -> tuple[Rule, ...]:
 def acknowledged_before(session: Session) -> datetime | None:
     """Events created before this time are all acknowledged (None: nothing is pending)."""
     oldest = session.execute(
-        text("SELECT MIN(created_at) FROM outbox WHERE delivered_at IS NULL AND stream = 'main'")
+        text("SELECT MIN(created_at) FROM outbox INDEXED BY ix_outbox_pending "
+             "WHERE delivered_at IS NULL AND stream = 'main'")
     ).scalar()
     return datetime.fromisoformat(oldest) if oldest else None
 
@@ -182,9 +192,7 @@ class Retention(ProgressMixin):
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_tasks([self._task])
 
     async def _loop(self) -> None:
         while True:

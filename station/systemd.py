@@ -26,10 +26,12 @@ class Notifier:
             return False
         address = "\0" + self.address[1:] if self.address.startswith("@") else self.address
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Non-blocking: called on the event loop, which must never wait for the reader. A full
+            # queue (Linux keeps 10 datagrams by default, net.unix.max_dgram_qlen) drops this one.
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK) as sock:
                 sock.sendto(message.encode(), address)
             return True
-        except OSError:
+        except OSError:  # BlockingIOError included: the watchdog is fed again on the next check
             return False
 
     def ready(self, status: str = "running") -> bool:

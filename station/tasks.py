@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Date, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from .clock import start_of_day
@@ -93,14 +93,7 @@ def _date(value: date) -> str:
 @register_source
 def goods_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
     """Per compartment holding goods: the most urgent of use-by reached, best-before passed, marked down, soon."""
-    rows = session.execute(  # plain columns, no ORM objects: the task list is polled by the volunteer's screen
-        select(Compartment.id, Compartment.status, CompartmentContent.use_by, CompartmentContent.best_before,
-               Product.name, Product.past_best_before_price_cents, Product.past_best_before_days)
-        .join(CompartmentContent, CompartmentContent.compartment_id == Compartment.id)
-        .join(Product, Product.id == CompartmentContent.product_id)
-        .where(CompartmentContent.quantity > 0)
-        .order_by(Compartment.id, CompartmentContent.id)
-    ).all()
+    rows = session.execute(_GOODS, {"soon": ctx.today + timedelta(days=ctx.warning_days)}).all()
     worst: dict[int, Task] = {}
     for comp, status, use_by, best_before, name, reduced, reduced_days in rows:
         if status == Slot.RESTOCKING.value:
@@ -111,6 +104,19 @@ def goods_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
     return worst.values()
 
 
+# The statements are built once: the volunteer's screen polls the task list. Plain columns, no ORM objects.
+# Only goods dated up to `soon` (today + the warning days) can make a task: every goods task needs a use-by
+# or best-before date on or before it, so the database leaves out the rest and no row is made for them.
+_SOON = bindparam("soon", type_=Date)
+_GOODS = (
+    select(Compartment.id, Compartment.status, CompartmentContent.use_by, CompartmentContent.best_before,
+           Product.name, Product.past_best_before_price_cents, Product.past_best_before_days)
+    .join(CompartmentContent, CompartmentContent.compartment_id == Compartment.id)
+    .join(Product, Product.id == CompartmentContent.product_id)
+    .where(CompartmentContent.quantity > 0,
+           or_(CompartmentContent.use_by <= _SOON, CompartmentContent.best_before <= _SOON))
+    .order_by(Compartment.id, CompartmentContent.id)
+)  # fmt: skip
 _GOODS_RANK = {"goods.use_by_reached": 0, "goods.best_before_passed": 1, "goods.marked_down": 2,
                "goods.use_by_soon": 3, "goods.best_before_soon": 4}  # fmt: skip
 
@@ -178,11 +184,14 @@ def needs_check_text(why: str | None) -> str:
     return "Inhalt des Fachs unbekannt"
 
 
+_NEEDS_CHECK_ALARMS = select(Alarm).where(Alarm.kind == "compartment.needs_check", Alarm.state == "raised")
+_NEEDS_CHECK = select(Compartment).where(Compartment.status == Slot.NEEDS_CHECK.value)
+
+
 @register_source
 def needs_check_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
-    alarms = {a.subject: a for a in session.scalars(
-        select(Alarm).where(Alarm.kind == "compartment.needs_check", Alarm.state == "raised"))}  # fmt: skip
-    for comp in session.scalars(select(Compartment).where(Compartment.status == Slot.NEEDS_CHECK.value)):
+    alarms = {a.subject: a for a in session.scalars(_NEEDS_CHECK_ALARMS)}
+    for comp in session.scalars(_NEEDS_CHECK):
         alarm = alarms.get(f"compartment:{comp.id}")
         why = alarm.details.get("why") if alarm is not None else None
         since = alarm.raised_at if alarm is not None else comp.updated_at
@@ -190,10 +199,13 @@ def needs_check_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
                    "Fach öffnen (Auffüllen), Inhalt prüfen und erfassen, dann abschließen", since, "warning", comp.id)
 
 
+_EXPIRED_ORDERS = select(Order).where(Order.state == "expired").order_by(Order.id)
+
+
 @register_source
 def expired_order_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
     """Orders and parcels not collected in time: a volunteer takes them out (they go back)."""
-    for order in session.scalars(select(Order).where(Order.state == "expired").order_by(Order.id)):
+    for order in session.scalars(_EXPIRED_ORDERS):
         comp = order.compartment_id
         what = "Paket" if order.kind == "parcel" else "Bestellung"
         until = ""
@@ -205,9 +217,12 @@ def expired_order_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
                    order.updated_at or order.expires_at or ctx.now, "warning", comp)
 
 
+_BLOCKED = select(ColdChainBlock).where(ColdChainBlock.state == "blocked")
+
+
 @register_source
 def cold_chain_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
-    for blk in session.scalars(select(ColdChainBlock).where(ColdChainBlock.state == "blocked")):
+    for blk in session.scalars(_BLOCKED):
         yield Task("coldchain.corrective_action", f"compartment:{blk.compartment_id}", _fach(blk.compartment_id),
                    f"Kühlung gestört – Fach gesperrt (Grenzwert {blk.limit_c:g} °C, Zone {blk.zone})",
                    "Ware prüfen: entsorgen, oder Temperatur der Ware messen und mit Begründung behalten "
@@ -243,9 +258,12 @@ def _where(subject: str) -> str:
     return DEVICE_NAMES.get(kind, subject)
 
 
+_RAISED = select(Alarm).where(Alarm.state == "raised").order_by(Alarm.id)
+
+
 @register_source
 def alarm_tasks(session: Session, ctx: TaskContext) -> Iterable[Task]:
-    for alarm in session.scalars(select(Alarm).where(Alarm.state == "raised").order_by(Alarm.id)):
+    for alarm in session.scalars(_RAISED):
         if alarm.kind in COVERED:
             continue
         what, todo = ALARM_TEXTS.get(alarm.kind, (f"Störung ({alarm.kind})", "Betreiber informieren"))

@@ -7,10 +7,11 @@ poller gets the daemon restarted by systemd instead of being papered over by a t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
+
+from common.tasks import cancel_tasks
 
 if TYPE_CHECKING:
     from .daemon import Station
@@ -38,9 +39,7 @@ class HealthLoop:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_tasks([self._task])
             self._task = None
 
     async def _run(self) -> None:

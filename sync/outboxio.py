@@ -3,8 +3,9 @@
 The hot paths talk to the sqlite3 connection of the caller's transaction directly, as
 `station.outbox.record_event` does: SQLite itself splices each stored payload into its
 `event/1` envelope (no JSON decode and re-encode in Python), and range acks are applied with
-one `executemany`. Every query walks an index: `ix_outbox_pending (delivered_at, priority,
-seq)` for reads, `uq_outbox_stream_seq` for acks.
+one `executemany`. Every query walks an index: the partial `ix_outbox_pending (priority, seq,
+stream, created_at, delivered_at) WHERE delivered_at IS NULL` for reads and figures,
+`uq_outbox_stream_seq` for acks.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def shrink_telemetry(session: Session, max_rows: int) -> int:
     """Drop expired telemetry, then the oldest beyond `max_rows` (telemetry only, never money)."""
     expired = session.execute(
         text(
-            "DELETE FROM outbox WHERE stream = :tele AND delivered_at IS NULL "
+            "DELETE FROM outbox INDEXED BY ix_outbox_pending WHERE stream = :tele AND delivered_at IS NULL "
             "AND expires_at IS NOT NULL AND expires_at <= :now"
         ),
         {"tele": TELEMETRY, "now": to_db_time(utcnow())},
@@ -156,7 +157,8 @@ class OutboxStats:
 def outbox_stats(session: Session) -> OutboxStats:
     row = session.execute(
         text(
-            "SELECT COUNT(*), SUM(stream = :tele), MIN(created_at) FROM outbox "
+            # INDEXED BY: the pending rows only (the stream's own index would walk its delivered history)
+            "SELECT COUNT(*), SUM(stream = :tele), MIN(created_at) FROM outbox INDEXED BY ix_outbox_pending "
             "WHERE delivered_at IS NULL AND stream IN (:main, :tele)"
         ),
         {"main": MAIN, "tele": TELEMETRY},

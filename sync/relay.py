@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import heapq
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.tasks import cancel_tasks
 from station.db.engine import Database
 from station.outbox import MAIN
 
@@ -185,9 +185,7 @@ class Relay:
     async def stop(self) -> None:
         """Write the acks already received, then stop."""
         if self._ack_task is not None:
-            self._ack_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ack_task
+            await cancel_tasks([self._ack_task])
             self._ack_task = None
         await self._flush_acks()
 

@@ -16,7 +16,7 @@ import re
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,8 @@ def with_db(path: Path, fn: Callable[[Session], Any]) -> Any:
         db.close_sync()
 
 
-def prepare(config: Config) -> None:
-    """Schema, catalogue, and goods in every compartment (the demo loads only the first few)."""
+def prepare(config: Config, free: Collection[int] = ()) -> None:
+    """Schema, catalogue, and goods in every compartment but the `free` ones (the demo loads only the first few)."""
     migrate.upgrade(config.database.path)
 
     def stock(session: Session) -> None:
@@ -60,7 +60,7 @@ def prepare(config: Config) -> None:
         session.add(Product(gtin=gtin, name=name, price_cents=price, deposit_cents=deposit, vat_rate_bp=vat,
                             temperature_class=klass, updated_at=utcnow()))
         session.flush()
-        restock(session, [c.id for c in config.compartments], config)
+        restock(session, [c.id for c in config.compartments if c.id not in free], config)
 
     with_db(config.database.path, stock)
 

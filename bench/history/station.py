@@ -61,7 +61,8 @@ def config_text(database: Path, retention_interval_s: float = 3600) -> tuple[str
 class Daemon:
     """`station simulate --record` and `station run` in their own processes; stopped with SIGTERM."""
 
-    def __init__(self, config: Path, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, workdir: Path, env: dict[str, str] | None = None, repo: Path = REPO) -> None:
+        """`repo`: the checkout whose daemon runs (the simulators are always this checkout's)."""
         self.record = workdir / "physical.jsonl"
         self.record.write_text("")
         self._logs = [open(workdir / "simulate.log", "a"), open(workdir / "daemon.log", "a")]  # noqa: SIM115
@@ -73,7 +74,7 @@ class Daemon:
         self._wait_record("ready")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "station.cli", "run", *common, "--log-level", "WARNING"],
-            cwd=REPO, env={**os.environ, **(env or {})}, stdout=self._logs[1], stderr=subprocess.STDOUT,
+            cwd=repo, env={**os.environ, **(env or {})}, stdout=self._logs[1], stderr=subprocess.STDOUT,
         )
         self.log_path = workdir / "daemon.log"
 

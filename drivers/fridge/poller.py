@@ -8,6 +8,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from common.tasks import cancel_tasks
+
 from ..modbus import ModbusError
 from .controller import FridgeController
 from .reading import FridgeReading, PollFailure
@@ -110,8 +112,4 @@ class FridgePoller:
         """Stop polling; safe to call twice."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await cancel_tasks([task])

@@ -12,7 +12,8 @@ Layers
 
 Service-facing API (`LockBus`)
     bus = LockBus(name, url, "cu16" | "cu48", boards=[BoardSpec(0), BoardSpec(1, hook_locked_bit=0)],
-                  baudrate=19200, gap_s=0.010, timeout_s=0.5, retries=1, poll_hz=4.0, dialect="standard")
+                  baudrate=19200, gap_s=0.010, timeout_s=0.5, retries=1, poll_hz=4.0, idle_poll_hz=0.5,
+                  dialect="standard")
     bus = LockBus.from_settings(name, lock_bus_config_section)
     unsubscribe = bus.subscribe(callback)          # callback(event) in the loop; e.g. queue.put_nowait
     await bus.start()                             # returns at once; never fails because of hardware

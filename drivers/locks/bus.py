@@ -22,9 +22,10 @@ from typing import Any
 
 from common.availability import Availability
 from common.backoff import Backoff
+from common.tasks import cancel_tasks
 
 from ..serialio import SerialTransport, TransportError
-from .board import BoardTracker
+from .board import LINGER_S, BoardTracker
 from .codec import LockCodecError
 from .events import (
     BadReply,
@@ -40,7 +41,7 @@ from .events import (
 )
 from .protocol import protocol_for
 from .status import BoardSpec, BoardStatus
-from .wire import Wire
+from .wire import Reply, Wire
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class LockBus:
         timeout_s: float = 0.5,
         retries: int = 1,
         poll_hz: float | None = 4.0,
+        idle_poll_hz: float | None = 0.5,
+        linger_s: float = LINGER_S,
         dialect: str = "standard",
         reprobe_base_s: float = 1.0,
         reprobe_cap_s: float = 30.0,
@@ -92,11 +95,13 @@ class LockBus:
         self._log = logger or log
         rng = random.Random(seed)
         period = 1.0 / poll_hz if poll_hz else None
+        idle_period = 1.0 / idle_poll_hz if idle_poll_hz else None
         self._boards: dict[int, BoardTracker] = {}
         for spec in self.protocol.check_specs(name, boards):
             backoff = Backoff(reprobe_base_s, reprobe_cap_s, rng=rng)
             count = spec.locks or self.protocol.max_locks
-            self._boards[spec.address] = BoardTracker(name, spec, count, period, backoff, self._log)
+            tracker = BoardTracker(name, spec, count, period, backoff, self._log, idle_period, linger_s)
+            self._boards[spec.address] = tracker
         # Corrupt bytes are followed by silence: stop waiting a few reply lengths after them.
         settle_s = min(timeout_s, max(0.02, 3 * self.protocol.reply_bytes * 10 / baudrate))
         transport = SerialTransport(url, baudrate=baudrate, name=name)
@@ -124,6 +129,7 @@ class LockBus:
             "timeout_s": settings.timeout_ms / 1000,
             "retries": settings.retries,
             "poll_hz": settings.poll_hz,
+            "idle_poll_hz": settings.idle_poll_hz,
             "dialect": getattr(settings, "dialect", "standard"),
         }
         options.update(overrides)
@@ -151,9 +157,7 @@ class LockBus:
         """Stop the actor, fail queued requests with BusClosed, close the port."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_tasks([task])
         self._fail_jobs(BusClosed(f"lock bus {self.name} stopped"))
         await self._wire.close()
 
@@ -265,10 +269,16 @@ class LockBus:
 
     async def _idle(self, until: float | None) -> None:
         """Sleep until `until` (monotonic) or until a request arrives."""
+        # A timer that sets the wake event: no task per wait, as wait_for would make (it runs before every poll).
         self._wake.clear()
-        timeout = None if until is None or until == float("inf") else max(0.0, until - time.monotonic())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        timer = None
+        if until is not None and until != float("inf"):
+            timer = asyncio.get_running_loop().call_later(max(0.0, until - time.monotonic()), self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     async def _run_job(self, job: _Job) -> None:
         tracker = self._boards[job.board]
@@ -302,12 +312,13 @@ class LockBus:
 
     async def _read(self, tracker: BoardTracker, attempts: int) -> BoardStatus:
         error: LockBusError = NoAnswer(f"board {tracker.address} on bus {self.name}: not asked")
+        request = self.protocol.status_request(tracker.address)
         for attempt in range(attempts):
             if attempt:
                 tracker.counters.retries += 1
             tracker.counters.requests += 1
-            await self._wire.send(self.protocol.status_request(tracker.address))
-            status, error = await self._receive_status(tracker)
+            _, reply = await self._wire.exchange(request, self._reply_of(tracker), self.timeout_s)
+            status, error = self._accept(tracker, reply)
             if status is not None:
                 return status
         if attempts > 1:
@@ -316,9 +327,16 @@ class LockBus:
         self._update_probed()
         raise error
 
+    def _reply_of(self, tracker: BoardTracker) -> Callable[[bytes], bool]:
+        address = tracker.address
+        return lambda frame: self.protocol.reply_board(frame) == address
+
     async def _receive_status(self, tracker: BoardTracker) -> tuple[BoardStatus | None, LockBusError]:
-        """Read and decode one status reply; on success the board's events are emitted."""
-        reply = await self._wire.receive(lambda f: self.protocol.reply_board(f) == tracker.address, self.timeout_s)
+        """Read and decode one status reply (a CU16's answer to an unlock)."""
+        return self._accept(tracker, await self._wire.receive(self._reply_of(tracker), self.timeout_s))
+
+    def _accept(self, tracker: BoardTracker, reply: Reply) -> tuple[BoardStatus | None, LockBusError]:
+        """Decode one reply; on success the board's events are emitted."""
         tracker.counters.bad_frames += reply.bad_frames
         where = f"board {tracker.address} on bus {self.name}"
         if reply.frame is None:
@@ -326,7 +344,7 @@ class LockBus:
             error_type = NoAnswer if reply.timed_out else BadReply
             return None, error_type(f"{where}: {reply.error}")
         try:
-            status = self.protocol.decode_status(reply.frame, tracker.spec)
+            status = tracker.decode(reply.frame, self.protocol.decode_status)
         except LockCodecError as exc:
             tracker.counters.bad_frames += 1
             return None, BadReply(f"{where}: {exc}")
@@ -343,6 +361,7 @@ class LockBus:
         tracker.counters.unlocks += 1
         sent_at = await self._wire.send(self.protocol.unlock_request(tracker.address, lock))
         self._log.info("unlock pulse sent: bus %s board %d lock %d", self.name, tracker.address, lock)
+        tracker.stir(sent_at)
         self._emit([PulseSent(self.name, tracker.address, lock, sent_at)])
         if not self.protocol.unlock_replies:
             return UnlockResult(self.name, tracker.address, lock, sent_at)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..serialio import SerialTransport
+from ..serialio import ReadFn, SerialTransport
 from .codec import FrameDecoder, FrameLayout
 
 
@@ -54,36 +54,60 @@ class Wire:
 
     async def send(self, frame: bytes) -> float:
         """Wait for the gap, flush input, write `frame`; returns time.monotonic() after the write."""
-        pause = self.ready_at - time.monotonic()
-        if pause > 0:
-            await asyncio.sleep(pause)
+        await self._wait_gap()
         self.flushed_bytes += len(await self.transport.reset_input())
         await self.transport.write(frame)
         self._quiet_at = sent_at = time.monotonic()
         return sent_at
 
+    async def exchange(self, frame: bytes, is_ours: Callable[[bytes], bool], timeout_s: float) -> tuple[float, Reply]:
+        """`send(frame)` then `receive(is_ours, timeout_s)` in one hop to the port's thread: (sent at, reply)."""
+        await self._wait_gap()
+        try:
+            junk, sent_at, (reply, quiet_at) = await self.transport.exchange(
+                frame, lambda read: self._collect(read, is_ours, timeout_s)
+            )
+        except BaseException:
+            self._quiet_at = time.monotonic()
+            raise
+        self.flushed_bytes += len(junk)
+        self._quiet_at = quiet_at
+        return sent_at, reply
+
     async def receive(self, is_ours: Callable[[bytes], bool], timeout_s: float) -> Reply:
         """Read until a valid reply accepted by `is_ours` arrives, or the deadline passes."""
+        try:
+            reply, self._quiet_at = await self.transport.collect(lambda read: self._collect(read, is_ours, timeout_s))
+        except BaseException:
+            self._quiet_at = time.monotonic()
+            raise
+        return reply
+
+    async def _wait_gap(self) -> None:
+        pause = self.ready_at - time.monotonic()
+        if pause > 0:
+            await asyncio.sleep(pause)
+
+    def _collect(self, read: ReadFn, is_ours: Callable[[bytes], bool], timeout_s: float) -> tuple[Reply, float]:
+        """The reading loop, in the port's thread: (the reply or why there is none, when the line went quiet)."""
         decoder = FrameDecoder(self.reply_layout)
         foreign = 0
         deadline = time.monotonic() + timeout_s
-        try:
-            while True:
-                wait = deadline - time.monotonic()
-                if decoder.rejected:
-                    wait = min(wait, self.settle_s)
-                if wait <= 0:
-                    break
-                chunk = await self.transport.read_exact(decoder.needed(), wait)
-                if not chunk:
-                    break
-                for frame in decoder.feed(chunk):
-                    if is_ours(frame):
-                        return Reply(frame, decoder.rejected + foreign + bool(decoder.skipped_bytes), False)
-                    foreign += 1
-        finally:
-            self._quiet_at = time.monotonic()
-        return self._failure(decoder, foreign, timeout_s)
+        while True:
+            wait = deadline - time.monotonic()
+            if decoder.rejected:
+                wait = min(wait, self.settle_s)
+            if wait <= 0:
+                break
+            chunk = read(decoder.needed(), wait)
+            if not chunk:
+                break
+            for frame in decoder.feed(chunk):
+                if is_ours(frame):
+                    bad = decoder.rejected + foreign + bool(decoder.skipped_bytes)
+                    return Reply(frame, bad, False), time.monotonic()
+                foreign += 1
+        return self._failure(decoder, foreign, timeout_s), time.monotonic()
 
     @staticmethod
     def _failure(decoder: FrameDecoder, foreign: int, timeout_s: float) -> Reply:

@@ -50,5 +50,7 @@ class HealthReport(BaseModel):
     responses=responses(),
     summary="Health of every component",
 )
-def get_health(request: Request) -> HealthReport:
-    return HealthReport.model_validate(request.app.state.station.health_report())
+async def get_health(request: Request) -> HealthReport:
+    # On the event loop, not in a worker thread: the components' state is the loop's, and the one
+    # database read is awaited there without two more thread hops.
+    return HealthReport.model_validate(await request.app.state.station.health_report())

@@ -10,7 +10,6 @@ zone holding perishable goods whose own limits are breached. A block is lifted o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from common.tasks import cancel_tasks
 from drivers.fridge import FridgeController, FridgePoller, FridgeReading, PollFailure, load_map
 from drivers.modbus import LineSettings, ModbusLine
 
@@ -127,11 +127,7 @@ class ColdChain(ProgressMixin):
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_tasks(tasks)
         for line in self._own_lines:
             await line.close()
 

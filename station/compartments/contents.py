@@ -145,48 +145,44 @@ def offers(session: Session, *, only_sellable: bool = True, today: date | None =
     the default is the process's local date.
     """
     today = today or date.today()
-    query = select(*_OFFER_COLUMNS).join(CompartmentContent, CompartmentContent.compartment_id == Compartment.id)
-    query = query.join(Product, Product.id == CompartmentContent.product_id).where(CompartmentContent.quantity > 0)
-    query = query.order_by(Compartment.id, CompartmentContent.id)
-    if only_sellable:
-        sellable = (Compartment.status == Slot.LOADED.value, Compartment.blocked_reason.is_(None), Product.active)
-        query = query.where(and_(*sellable))
     found: dict[int, Offer] = {}
     expired: set[int] = set()
-    for row in session.execute(query):  # plain rows, no ORM objects: this runs for every screen refresh
-        state = date_state(row.use_by, row.best_before, today, row)
+    # Plain rows, unpacked by position, from a statement built once: every screen refresh runs this
+    # over every compartment, on the database thread that sales wait for.
+    for row in session.execute(_SELLABLE if only_sellable else _ALL_CONTENTS):
+        comp, status, quantity, best_before, use_by, product_id, gtin, name, price, deposit, vat, klass, min_age, \
+            reduced_price, _ = row
+        state = date_state(use_by, best_before, today, row)  # the row carries the mark-down columns
         if only_sellable and state == "off_sale":
-            expired.add(row.compartment)
+            expired.add(comp)
             continue
-        previous = found.get(row.compartment)
+        previous = found.get(comp)
+        if previous is not None:  # more than one load of the product: one offer, the earliest dates
+            quantity += previous.quantity
+            best_before, use_by = _earliest(best_before, previous.best_before), _earliest(use_by, previous.use_by)
         reduced = (state == "marked_down" and only_sellable) or (previous is not None and previous.marked_down)
-        price = row.past_best_before_price_cents if reduced else row.price_cents
-        found[row.compartment] = Offer(
-            row.compartment,
-            row.product_id,
-            row.gtin,
-            row.name,
-            row.quantity + (previous.quantity if previous else 0),
-            price if price is not None else row.price_cents,
-            row.deposit_cents,
-            row.vat_rate_bp,
-            _earliest(row.best_before, previous.best_before if previous else None),
-            _earliest(row.use_by, previous.use_by if previous else None),
-            row.temperature_class,
-            row.min_age,
-            row.status,
-            regular_price_cents=row.price_cents,
-            marked_down=bool(reduced),
-        )
+        sold_at = reduced_price if reduced else price
+        found[comp] = Offer(comp, product_id, gtin, name, quantity, sold_at if sold_at is not None else price, deposit,
+                            vat, best_before, use_by, klass, min_age, status, price, bool(reduced))
     return [offer for comp, offer in found.items() if comp not in expired]
 
 
 _OFFER_COLUMNS = (
-    Compartment.id.label("compartment"), Compartment.status, CompartmentContent.quantity,
-    CompartmentContent.best_before, CompartmentContent.use_by, Product.id.label("product_id"), Product.gtin,
-    Product.name, Product.price_cents, Product.deposit_cents, Product.vat_rate_bp, Product.temperature_class,
-    Product.min_age, Product.past_best_before_price_cents, Product.past_best_before_days,
-)  # fmt: skip
+    Compartment.id, Compartment.status, CompartmentContent.quantity, CompartmentContent.best_before,
+    CompartmentContent.use_by, Product.id, Product.gtin, Product.name, Product.price_cents, Product.deposit_cents,
+    Product.vat_rate_bp, Product.temperature_class, Product.min_age, Product.past_best_before_price_cents,
+    Product.past_best_before_days,
+)  # fmt: skip  (the order `offers` unpacks)
+_ALL_CONTENTS = (
+    select(*_OFFER_COLUMNS)
+    .join(CompartmentContent, CompartmentContent.compartment_id == Compartment.id)
+    .join(Product, Product.id == CompartmentContent.product_id)
+    .where(CompartmentContent.quantity > 0)
+    .order_by(Compartment.id, CompartmentContent.id)
+)
+_SELLABLE = _ALL_CONTENTS.where(
+    and_(Compartment.status == Slot.LOADED.value, Compartment.blocked_reason.is_(None), Product.active)
+)
 
 
 class MarkDown(Protocol):
@@ -213,7 +209,9 @@ def date_state(use_by: date | None, best_before: date | None, today: date, produ
 
 
 def _earliest(a: date | None, b: date | None) -> date | None:
-    return min((d for d in (a, b) if d is not None), default=None)
+    if a is None or b is None:
+        return b if a is None else a
+    return min(a, b)
 
 
 def _iso(value: date | None) -> str | None:

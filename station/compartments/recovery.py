@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 
 from sqlalchemy.orm import Session
 
+from common.tasks import cancel_tasks
+
 from ..components import ComponentHealth, Status
 from ..db.engine import Database
 from ..flows.engine import check_recovery, recover
@@ -45,9 +47,7 @@ class CompartmentRecovery:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_tasks([self._task])
 
     async def run(self) -> None:
         for event in self.wait_for:

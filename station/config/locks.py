@@ -33,7 +33,16 @@ class LockBusConfig(Section):
     gap_ms: float = Field(default=10.0, ge=0, le=1000, description="inter-frame gap")
     timeout_ms: float = Field(default=500.0, ge=10, le=10_000, description="reply timeout")
     retries: int = Field(default=1, ge=0, le=5, description="retries of a status read")
-    poll_hz: float = Field(default=4.0, gt=0, le=50, description="status polls per second per board")
+    poll_hz: float = Field(
+        default=4.0, gt=0, le=50, description="status polls per second of a board where something happens"
+    )
+    idle_poll_hz: float = Field(
+        default=0.5,
+        gt=0,
+        le=50,
+        description="status polls per second of a quiet board: every door shut, no pulse or change for 10 s "
+        "(a forced door is still seen within 1/idle_poll_hz s; never faster than poll_hz)",
+    )
     boards: list[LockBoardConfig] = Field(min_length=1)
 
     @field_validator("boards")

@@ -50,6 +50,15 @@ class RetentionConfig(Section):
         default=30, ge=1, description="log-in throttle rows without failures since their last success and not "
         "locked (a locked keypad or account stays until an operator lifts it)",
     )
+    customer_cards_days: float = Field(
+        default=90, ge=7, description="revoked customer cards (a keyed digest of the card's UID and the age "
+        "checked: personal data, Art. 5(1)(e) GDPR), counted from the revocation; a card in use stays",
+    )
+    pickup_codes_days: float = Field(
+        default=100, ge=91, description="used signed offline pick-up codes, kept so a code is taken once: a "
+        "code valid for longer than pickup.offline_max_validity_days (at most 90) is refused, so after this "
+        "a used one has expired anyway; revoked codes stay (their expiry is not known here)",
+    )
     interval_s: float = Field(default=3600, ge=10, le=86_400, description="how often the removal runs")
     batch_rows: int = Field(default=100, ge=10, le=10_000, description="rows removed per transaction")
     pause_s: float = Field(default=0.02, ge=0, le=5, description="pause between batches, so sales never wait long")

@@ -371,8 +371,10 @@ class OutboxEvent(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
     __table_args__ = (
         UniqueConstraint("stream", "seq", name="uq_outbox_stream_seq"),
-        Index("ix_outbox_pending", "delivered_at", "priority", "seq"),
-        Index("ix_outbox_pending_age", "created_at", sqlite_where=text("delivered_at IS NULL")),
+        # Pending rows only (migration 0011): the relay's reads, health's count and age, retention's cut-off;
+        # delivered_at (always NULL in it) makes it cover those queries.
+        Index("ix_outbox_pending", "priority", "seq", "stream", "created_at", "delivered_at",
+              sqlite_where=text("delivered_at IS NULL")),
     )
 
 

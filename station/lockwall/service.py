@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from common.tasks import cancel_tasks
 from drivers.locks import (
     BoardBaseline,
     BusBusy,
@@ -100,9 +103,7 @@ class LockWall:
         for handle in self._left_open.values():
             handle.cancel()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_tasks([self._task])
 
     async def wait_recovered(self, timeout_s: float) -> bool:
         """Wait until the operations left unfinished by the last run are settled (their boards read)."""
@@ -151,13 +152,14 @@ class LockWall:
                 error = str(exc)  # nothing was sent: the door cannot have opened because of us
                 await self._record(op_id, DoorState.FAILED, error=error)
                 return DoorResult(op_id, compartment, DoorOutcome.UNAVAILABLE, error)
-            await self._record(op_id, DoorState.PULSE_SENT)
+            # pulse_sent is committed with what the sensor shows next, in one commit: recovery treats an
+            # operation still in requested (or not_detected) exactly as one in pulse_sent.
             opened = await self._wait_opened(bus, board, lock, waiter)
             self._waiters.pop(compartment, None)
             if opened:
-                await self._commit_opened(compartment, op_id)
+                await self._commit_opened(compartment, op_id, DoorState.PULSE_SENT)
                 return DoorResult(op_id, compartment, DoorOutcome.OPENED)
-            await self._record(op_id, DoorState.NOT_DETECTED)
+            await self._record(op_id, DoorState.PULSE_SENT, DoorState.NOT_DETECTED)
             if attempt == 1 and not await self._reads_locked(bus, board, lock):
                 await self._commit_opened(compartment, op_id)
                 return DoorResult(op_id, compartment, DoorOutcome.OPENED, "seen open on the read-back")
@@ -165,9 +167,16 @@ class LockWall:
         await self._record(op_id, DoorState.FAILED, error=detail)
         return DoorResult(op_id, compartment, DoorOutcome.NOT_OPENED, detail)
 
-    async def _record(self, op_id: int, state: DoorState, **details: Any) -> None:
-        """Commit what the door did; a pulse already happened, so this waits out a storage failure."""
-        await self.db.write_until_committed(partial(doors.move, op_id=op_id, state=state, **details), what="door")
+    async def _record(self, op_id: int, *states: DoorState, **details: Any) -> None:
+        """Commit what the door did (one or more arrows, one commit); a pulse already happened, so this
+        waits out a storage failure. `details` go with the last arrow."""
+
+        def write(session: Session) -> None:
+            for state in states[:-1]:
+                doors.move(session, op_id, state)
+            doors.move(session, op_id, states[-1], **details)
+
+        await self.db.write_until_committed(write, what="door")
 
     async def _wait_opened(self, bus: LockBus, board: int, lock: int, waiter: asyncio.Future[bool]) -> bool:
         """True once the hook reads unlocked within `open_detect_s`.
@@ -192,8 +201,8 @@ class LockWall:
             return True
         return status.lock(lock).locked is not False
 
-    async def _commit_opened(self, compartment: int, op_id: int) -> None:
-        await self._record(op_id, DoorState.OPENED)
+    async def _commit_opened(self, compartment: int, op_id: int, *before: DoorState) -> None:
+        await self._record(op_id, *before, DoorState.OPENED)
         self._start_left_open_timer(compartment)
         self._notify(compartment, "opened")
 

@@ -13,11 +13,6 @@ import html
 import re
 from typing import Any
 
-import barcode
-import qrcode
-import qrcode.image.svg
-from barcode.writer import SVGWriter
-
 from ..receipts import layout_lines, render_template
 
 _CSS = """
@@ -57,6 +52,10 @@ def render_page(
 
 def ean13_svg(code: str) -> str:
     """An EAN-13 barcode with its digits as inline SVG."""
+    # Imported on first use, as qrcode below: with Pillow they are megabytes an idle station does not need.
+    import barcode
+    from barcode.writer import SVGWriter
+
     symbol = barcode.get("ean13", code[:12], writer=SVGWriter())
     if symbol.get_fullcode() != code:
         raise ValueError(f"{code!r} is not an EAN-13 with a valid check digit")
@@ -66,6 +65,9 @@ def ean13_svg(code: str) -> str:
 
 def qr_svg(data: str, box_size: int = 10) -> str:
     """A QR code (error correction M) as inline SVG."""
+    import qrcode
+    import qrcode.image.svg
+
     image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=box_size,
                         error_correction=qrcode.constants.ERROR_CORRECT_M)
     text = image.to_string(encoding="unicode")

@@ -94,7 +94,7 @@ class AppPayments:
         if expires is not None:
             await asyncio.sleep(max(0.0, (expires - utcnow()).total_seconds()))
         try:
-            await self.service._commit(sale_id, SaleState.EXPIRED, expect={SaleState.APP_REQUESTED},
+            await self.service.commit(sale_id, SaleState.EXPIRED, expect={SaleState.APP_REQUESTED},
                                        until_committed=True, why="no confirmation in time")
         except InvalidTransition:
             pass  # confirmed or cancelled meanwhile
@@ -179,14 +179,14 @@ class AppPayments:
     async def release(self, sale_id: str) -> None:
         """app_paid is committed: open the doors, then book what they released and ask back the rest."""
         try:
-            await self.service._commit(sale_id, SaleState.APP_RELEASE_REQUESTED, expect={SaleState.APP_PAID})
+            await self.service.commit(sale_id, SaleState.APP_RELEASE_REQUESTED, expect={SaleState.APP_PAID})
         except (InvalidTransition, StorageUnavailable):
             await self.service.recovery.settle(sale_id)  # nothing pulsed: refunded in full
             return
         compartments = await self.service.db.read(lambda s: list(s.scalars(
             select(SaleLine.compartment_id).where(SaleLine.sale_id == sale_id).order_by(SaleLine.id))))
         self.service.board.say(sale_id, "Mit der App bezahlt")
-        outcomes = await self.service._pulse_doors(sale_id, compartments)
+        outcomes = await self.service.doors.pulse(sale_id, compartments)
         state = await self.service.db.write_until_committed(lambda s: self.settle_in(s, sale_id, outcomes),
                                                               what=f"sale {sale_id} released")
         self.service.reported(sale_id, state)

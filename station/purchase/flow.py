@@ -245,6 +245,28 @@ def move(session: Session, sale_id: str, state: SaleState, *, actor: str = "syst
     return previous
 
 
+# The next arrow taken in the same transaction as the one before it (PurchaseService.commit `then`):
+# nothing happens outside the database between the two, so one commit carries both.
+def release_requested(session: Session, sale_id: str) -> SaleState:
+    """After authorised: the intent to open the doors."""
+    move(session, sale_id, SaleState.RELEASE_REQUESTED)
+    return SaleState.RELEASE_REQUESTED
+
+
+def book_requested(session: Session, sale_id: str) -> SaleState:
+    """After released: the booking of what the card pays for the goods released (the lines just marked)."""
+    amount = card_due(session, sale_id)
+    record_payment(session, sale_id, "book_requested", details={"book_cents": amount})
+    move(session, sale_id, SaleState.BOOK_REQUESTED, book_cents=amount)
+    return SaleState.BOOK_REQUESTED
+
+
+def done(session: Session, sale_id: str) -> SaleState:
+    """After booked: the sale is done."""
+    move(session, sale_id, SaleState.DONE)
+    return SaleState.DONE
+
+
 def _settle_compartments(session: Session, sale_id: str) -> None:
     for compartment, line_state in session.execute(
         select(SaleLine.compartment_id, SaleLine.state).where(SaleLine.sale_id == sale_id)

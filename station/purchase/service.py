@@ -1,5 +1,9 @@
 """PurchaseService: the side effects of the purchase flow: reserve → pay → open the doors → tell the terminal.
 
+This module starts, cancels and reports purchases and commits their arrows (`commit`); the card
+dialogue is in `card.py`, the doors in `doors.py`, paying by app in `apppay.py`, settling what was
+interrupted in `recovery.py`.
+
 One purchase at a time (there is one card terminal). The flow runs in its own task, so a shopper's
 browser closing changes nothing; the touchscreen follows it through `board`. Every arrow is
 committed (`flow.move`) before the side effect that follows it. The in-memory current sale is set
@@ -25,42 +29,24 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from payments.zvt import (
-    GOODS_ISSUED,
-    GOODS_NOT_ISSUED,
-    Aborted,
-    Approved,
-    Declined,
-    GoodsAnswer,
-    IntermediateStatus,
-    Message,
-    NotIssued,
-    Refused,
-    Result,
-    StatusInformation,
-    TerminalBusy,
-    ZvtError,
-    partial_issue,
-)
-
 from .. import crashpoints
 from ..cardterminal import CardTerminal
-from ..cardterminal.prompts import FINAL_TEXT, prompt_for
-from ..compartments import owner
+from ..cardterminal.prompts import FINAL_TEXT
 from ..components import ComponentHealth, Status, cancel_tasks
 from ..db.engine import Database, StorageUnavailable
 from ..db.models import Sale
 from ..flows.engine import InvalidTransition
-from ..lockwall import DoorOutcome, LockWall
+from ..lockwall import LockWall
 from ..vouchers import VoucherError
 from . import endofday
 from .age import AgeGate, AgeRefused, audit_check
 from .apppay import UNAVAILABLE_TEXT, AppPayments
 from .apprequest import RequestSigner
+from .card import CardDialogue
 from .cart import create_sale
+from .doors import SaleDoors
 from .errors import PurchaseError
-from .flow import DOOR_FAULT as DOOR_FAULT_LINE
-from .flow import FINAL, NOT_RELEASED, RELEASED, SALE, SaleState, card_due, mark_lines, move, record_payment
+from .flow import FINAL, SALE, SaleState, move
 from .progress import ProgressBoard
 from .receipt import create_purchase_receipts
 from .recovery import PurchaseRecovery
@@ -101,6 +87,8 @@ class PurchaseService:
         self.terminal.reconcile = endofday.reconcile  # end-of-day settles our unknown charges
         self.board = ProgressBoard()
         self.recovery = PurchaseRecovery(self)
+        self.doors = SaleDoors(self)
+        self.card = CardDialogue(self)
         self.app = AppPayments(self, signer, station_id)  # `app.uplink` is set by the assembly when syncing
         self.age = age or AgeGate()
         self._current: str | None = None
@@ -215,7 +203,7 @@ class PurchaseService:
         state = await self._state(sale_id)
         if state is SaleState.APP_REQUESTED:
             try:
-                await self._commit(sale_id, SaleState.CANCELLED, actor="shopper", expect={SaleState.APP_REQUESTED})
+                await self.commit(sale_id, SaleState.CANCELLED, actor="shopper", expect={SaleState.APP_REQUESTED})
                 return
             except InvalidTransition:
                 raise PurchaseError("too_late", "Die App hat bereits bezahlt") from None
@@ -223,7 +211,7 @@ class PurchaseService:
                 raise PurchaseError("storage_unavailable", STORAGE_TEXT) from None
         if state is SaleState.CREATED:
             try:
-                await self._commit(sale_id, SaleState.CANCELLED, actor="shopper", expect={SaleState.CREATED})
+                await self.commit(sale_id, SaleState.CANCELLED, actor="shopper", expect={SaleState.CREATED})
                 return
             except InvalidTransition:  # the payment started meanwhile: abort it at the terminal
                 state = SaleState.PAYMENT_REQUESTED
@@ -239,38 +227,49 @@ class PurchaseService:
             raise PurchaseError("not_found", "Diesen Einkauf gibt es nicht") from None
 
     # -- the flow --------------------------------------------------------------------------------------
-    async def _commit(
+    async def commit(
         self,
         sale_id: str,
         state: SaleState,
         *,
         also: Callable[[Session], Any] | None = None,
+        then: Callable[[Session], SaleState | None] | None = None,
         until_committed: bool = False,
         expect: set[SaleState] | None = None,
         actor: str = "system",
         **details: Any,
     ) -> None:
-        """Commit one arrow (and `also`, in the same transaction), then report it."""
+        """Commit one arrow (and `also`, in the same transaction), then report it.
+
+        `then(session)` may take the next arrow in the same transaction (returning its state) when no
+        side effect lies between the two: one commit fewer per sale (every commit rewrites whole pages
+        of the flash) without a state that recovery could miss.
+        """
+        states = [state]
 
         def write(session: Session) -> None:
+            del states[1:]  # a retried write starts again
             if also is not None:
                 also(session)
             if expect is not None and SALE.current(session, sale_id) not in expect:
                 raise InvalidTransition(f"sale {sale_id} is not {sorted(expect)}")
             move(session, sale_id, state, actor=actor, **details)
+            if then is not None and (following := then(session)) is not None:
+                states.append(following)
 
         if until_committed:
             await self.db.write_until_committed(write, what=f"sale {state}")
         else:
             await self.db.write(write)
-        self.reported(sale_id, state)
+        for committed in states:
+            self.reported(sale_id, committed)
 
     async def _run(self, sale_id: str, compartments: list[int]) -> None:
         try:
             if await self.db.read(lambda s: s.get_one(Sale, sale_id).card_cents) == 0:
-                await self._run_on_credit(sale_id, compartments)
+                await self.doors.run_on_credit(sale_id, compartments)
             else:
-                await self._run_with_card(sale_id, compartments)
+                await self.card.run(sale_id, compartments)
         except asyncio.CancelledError:  # the daemon stops: recovery settles it at the next start
             raise
         except Exception:
@@ -280,45 +279,6 @@ class PurchaseService:
             await self._settle_if_unfinished(sale_id)
             self._current = None
             self.terminal.payment_active = False
-
-    async def _run_with_card(self, sale_id: str, compartments: list[int]) -> None:
-        await self.terminal.wait_idle(30.0)
-        try:
-            await self._commit(sale_id, SaleState.PAYMENT_REQUESTED, also=lambda s: record_payment(
-                s, sale_id, "requested"), expect={SaleState.CREATED})
-        except InvalidTransition:
-            return  # cancelled in the meantime: nothing reached the terminal
-        release: dict[str, asyncio.Task[dict[int, str]]] = {}
-        asked = await self.db.read(lambda s: s.get_one(Sale, sale_id).card_cents)  # the rest the credit leaves
-        try:
-            result = await self.terminal.client.authorise(
-                asked,
-                decide=lambda status: self._decide(sale_id, status, release, compartments),
-                observer=lambda message: self._observe(sale_id, message),
-            )
-        except (TerminalBusy, ZvtError) as exc:  # nothing was sent (busy, terminal unreachable)
-            await self._commit(sale_id, SaleState.ABORTED, until_committed=True, error=str(exc),
-                               also=lambda s: record_payment(s, sale_id, "aborted"))
-            return
-        if "task" in release:  # the doors finish opening even if the dialogue ended early
-            await asyncio.shield(release["task"])
-        await self._conclude(sale_id, result)
-
-    async def _run_on_credit(self, sale_id: str, compartments: list[int]) -> None:
-        """The credit covers everything: no terminal; open the doors, done (or reversed: the credit goes back)."""
-        try:
-            await self._commit(sale_id, SaleState.RELEASE_REQUESTED, expect={SaleState.CREATED}, paid_by="credit")
-        except InvalidTransition:
-            return  # cancelled in the meantime
-        except StorageUnavailable:
-            await self.recovery.settle(sale_id)
-            return
-        self.board.say(sale_id, "Mit Pfandguthaben bezahlt")
-        outcomes = await self._open_doors(sale_id, compartments)
-        if any(v == RELEASED for v in outcomes.values()):
-            await self._commit(sale_id, SaleState.DONE, until_committed=True, booked_cents=0)
-        else:
-            await self._commit(sale_id, SaleState.REVERSED, until_committed=True, why="no door opened")
 
     async def _settle_if_unfinished(self, sale_id: str) -> None:
         """The dialogue is over; a sale not final yet (storage failing) is settled in the background.
@@ -339,107 +299,6 @@ class PurchaseService:
             await self.recovery.settle(sale_id)
         finally:
             self._settling.discard(sale_id)
-
-    def _observe(self, sale_id: str, message: Message) -> None:
-        if isinstance(message, IntermediateStatus):
-            self.board.say(sale_id, prompt_for(message.code))
-
-    async def _decide(
-        self, sale_id: str, status: StatusInformation, release: dict[str, Any], compartments: list[int]
-    ) -> GoodsAnswer:
-        """The terminal approved: record it, open the doors, then answer what to book."""
-        if "task" not in release:
-            approved: dict[str, Any] = dict(state="approved", receipt_no=status.receipt_no, trace_no=status.trace_no,
-                            terminal_id=status.terminal_id, masked_pan=status.pan,
-                            card_type=(status.card_name or "").rstrip("\x00") or None,
-                            result_code=status.result_code)
-            try:
-                await self._commit(sale_id, SaleState.AUTHORISED, receipt_no=status.receipt_no,
-                                   also=lambda s: record_payment(s, sale_id, **approved))
-            except StorageUnavailable:
-                return GOODS_NOT_ISSUED  # not recorded: nothing opens, the terminal reverses the approval
-            release["task"] = asyncio.ensure_future(self._release(sale_id, compartments))
-        # Shielded: when the terminal repeats the approval, or the dialogue ends, the doors still finish.
-        outcomes = await asyncio.shield(release["task"])
-        if not any(v == RELEASED for v in outcomes.values()):
-            return GOODS_NOT_ISSUED
-        amount = await self.db.read(lambda s: card_due(s, sale_id))  # the released goods the credit does not cover
-        if await self.db.read(lambda s: SALE.current(s, sale_id)) is SaleState.RELEASED:
-            await self._commit(sale_id, SaleState.BOOK_REQUESTED, until_committed=True, book_cents=amount,
-                               also=lambda s: record_payment(s, sale_id, "book_requested",
-                                                             details={"book_cents": amount}))
-        asked = await self.db.read(lambda s: s.get_one(Sale, sale_id).card_cents)
-        if amount == 0:
-            return GOODS_NOT_ISSUED  # the credit paid for what was released: the card books nothing
-        return GOODS_ISSUED if amount == asked else partial_issue(amount)
-
-    async def _release(self, sale_id: str, compartments: list[int]) -> dict[int, str]:
-        """Open each compartment; returns per compartment what its door did."""
-        try:
-            await self._commit(sale_id, SaleState.RELEASE_REQUESTED)
-        except StorageUnavailable:
-            return {}  # nothing pulsed; the sale stays authorised and is settled (reversed) later
-        return await self._open_doors(sale_id, compartments)
-
-    async def _open_doors(self, sale_id: str, compartments: list[int]) -> dict[int, str]:
-        """release_requested is committed: pulse each door, then commit released or not_released."""
-        outcomes = await self._pulse_doors(sale_id, compartments)
-        released = sorted(c for c, v in outcomes.items() if v == RELEASED)
-        await self._commit(sale_id, SaleState.RELEASED if released else SaleState.NOT_RELEASED,
-                           until_committed=True, released=released,
-                           also=lambda s: mark_lines(s, sale_id, outcomes))
-        return outcomes
-
-    async def _pulse_doors(self, sale_id: str, compartments: list[int]) -> dict[int, str]:
-        """Pulse each door (each intent committed by the lock wall first); returns what each door did."""
-        outcomes: dict[int, str] = {}
-        for compartment in compartments:
-            if await self._blocked(compartment):
-                self.board.say(sale_id, f"Fach {compartment} ist gesperrt")
-                continue
-            try:
-                result = await self.lockwall.open(compartment, "sale", sale_id, actor="shopper")
-            except StorageUnavailable:  # the intent could not be recorded: no pulse was sent
-                self.board.say(sale_id, f"Fach {compartment} ließ sich nicht öffnen")
-                continue
-            if result.outcome is DoorOutcome.OPENED:
-                outcomes[compartment] = RELEASED
-                self.board.say(sale_id, f"Fach {compartment} ist offen – bitte Ware entnehmen")
-            else:
-                outcomes[compartment] = DOOR_FAULT_LINE if result.outcome is DoorOutcome.NOT_OPENED else NOT_RELEASED
-                self.board.say(sale_id, f"Fach {compartment} ließ sich nicht öffnen")
-        return outcomes
-
-    async def _blocked(self, compartment: int) -> bool:
-        """A cold-chain block committed since the reservation: that compartment stays shut."""
-        try:
-            return await self.db.read(lambda s: owner.blocked_reason(s, compartment)) is not None
-        except StorageUnavailable:
-            return False  # reads rarely fail; the block check at reservation stands
-
-    async def _conclude(self, sale_id: str, result: Result) -> None:
-        if isinstance(result, Approved):
-            booked = result.amount_cents or 0
-
-            def book(session: Session) -> None:
-                session.get_one(Sale, sale_id).booked_cents = booked
-                record_payment(session, sale_id, "booked", amount_cents=booked)
-
-            await self._commit(sale_id, SaleState.BOOKED, until_committed=True, also=book, booked_cents=booked)
-            await self._commit(sale_id, SaleState.DONE, until_committed=True)
-        elif isinstance(result, Declined | Aborted | Refused):
-            state = SaleState.DECLINED if isinstance(result, Declined) else SaleState.ABORTED
-            code = result.result_code
-
-            def ended(session: Session) -> None:
-                record_payment(session, sale_id, str(state), result_code=code)
-
-            await self._commit(sale_id, state, until_committed=True, also=ended, code=code, text=result.text)
-        elif isinstance(result, NotIssued):
-            await self.recovery.terminal_reversed(sale_id)
-        else:  # OutcomeUnknown: ask, never charge again
-            log.warning("purchase %s: %s", sale_id, result.describe())
-            await self.recovery.settle(sale_id)
 
     # -- reporting ----------------------------------------------------------------------------------------
     def health(self) -> ComponentHealth:

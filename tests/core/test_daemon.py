@@ -166,3 +166,14 @@ def test_demo_refuses_a_production_config(tmp_path: Path) -> None:
     assert daemon.proc.wait(timeout=20) == 2
     assert "refuses to run on a production config" in daemon.log()
     daemon.stop()
+
+
+def test_a_notify_socket_nobody_reads_never_blocks_the_daemon(notify_socket) -> None:
+    from station.systemd import Notifier
+
+    _sock, path = notify_socket
+    notifier = Notifier({"NOTIFY_SOCKET": str(path)})
+    started = time.monotonic()
+    sent = [notifier.watchdog() for _ in range(50)]  # far more than the queue holds (10 on Linux)
+    assert time.monotonic() - started < 1.0  # a blocking send would wait here for ever
+    assert sent[0] is True and False in sent  # the first ones went; the rest were dropped, not waited for

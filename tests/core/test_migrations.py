@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from station.db import migrate
 from station.db.engine import Database, make_engine
 from station.db.models import Base
-from tests.conftest import PYTHON
+from tests.conftest import PYTHON, REPO
 
 
 def test_upgrade_from_empty_reaches_head_and_matches_the_models(tmp_path: Path) -> None:
@@ -93,3 +93,31 @@ def test_pragmas_are_in_effect_on_every_connection(db: Database) -> None:
     assert read_pragmas(db.engine) == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+
+
+def test_the_head_read_from_the_files_is_alembics_and_a_current_database_is_recognised(tmp_path: Path) -> None:
+    assert migrate.file_head() == migrate.head()
+    path = tmp_path / "station.db"
+    assert not migrate.is_current(path)  # not there
+    migrate.upgrade(path, "0010")
+    assert not migrate.is_current(path)  # one behind
+    migrate.upgrade(path)
+    assert migrate.is_current(path)
+
+
+def test_a_daemon_on_a_current_database_never_loads_alembic(tmp_path: Path) -> None:
+    path = tmp_path / "station.db"
+    migrate.upgrade(path)
+    code = (
+        "import sys, asyncio\n"
+        "from station.db.engine import Database\n"
+        "from station.dbcomponent import DatabaseComponent\n"
+        f"component = DatabaseComponent(Database({str(path)!r}))\n"
+        "async def main():\n"
+        "    await component.start()\n"
+        "    await component.stop()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in ('alembic', 'mako') if m in sys.modules))\n"
+    )
+    out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

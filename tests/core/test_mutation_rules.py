@@ -6,6 +6,7 @@ import ast
 import importlib.util
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -14,17 +15,34 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def mt() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mutation_testing", REPO / "scripts" / "mutation_testing.py")
+def _import(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["mutation_testing"] = module  # dataclasses look their module up while the class is built
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules["mutation_testing"]
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def tool() -> Iterator[tuple[ModuleType, ModuleType]]:
+    """scripts/mutation's configuration and verdict modules, imported by name as the script imports them."""
+    names = ["mutation_config", "mutation_verdicts"]
+    try:
+        yield _import(names[0]), _import(names[1])
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def config(tool: tuple[ModuleType, ModuleType]) -> ModuleType:
+    return tool[0]
+
+
+@pytest.fixture
+def mt(tool: tuple[ModuleType, ModuleType]) -> ModuleType:
+    return tool[1]
 
 
 ORIGINAL = '''
@@ -85,8 +103,8 @@ def test_signature_lines_compare_without_the_name(mt: ModuleType) -> None:
     assert mt._signature("return defaults(x)") == "return defaults(x)"
 
 
-def test_the_configuration_is_complete(mt: ModuleType) -> None:
-    settings = mt.load_settings()
+def test_the_configuration_is_complete(config: ModuleType, mt: ModuleType) -> None:
+    settings = config.load_settings()
     assert settings.threshold == 90.0
     paths = [m.path for m in settings.modules]
     for expected in (
@@ -99,7 +117,7 @@ def test_the_configuration_is_complete(mt: ModuleType) -> None:
     ):
         assert expected in paths
     for module in settings.modules:
-        tests = mt.test_paths(module)
+        tests = config.test_paths(module)
         assert tests and all((REPO / t).exists() for t in tests), module.path
         for equivalent in module.equivalent:
             assert equivalent.reason.strip() and equivalent.code != equivalent.mutant
@@ -110,8 +128,8 @@ def test_the_configuration_is_complete(mt: ModuleType) -> None:
 def test_the_last_results_table_reads_back(mt: ModuleType, tmp_path: Path) -> None:
     result = mt.Result("a.py", mutants=10, killed=8, excluded=1, excluded_by_rule={"message": 1})
     result.survived.append(mt.Mutant("a.x_f__mutmut_1", "survived", line=3, diff="-x\n+y"))
-    mt._save(result, tmp_path)
-    loaded = mt._load(tmp_path)
+    mt.save_result(result, tmp_path)
+    loaded = mt.load_result(tmp_path)
     assert loaded == result and json.loads((tmp_path / "result.json").read_text())["killed"] == 8
     assert round(loaded.score, 1) == 88.9
     assert mt.markdown([loaded]).splitlines()[-1] == "| `a.py` | 10 | 8 | 1 message | 1 | 88.9 % |"

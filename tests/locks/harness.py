@@ -12,7 +12,8 @@ from drivers.locks import BoardSpec, LockBus, LockEvent
 from simulators.locks import LockBusSimulator
 
 # Fast settings so each test takes well under a few seconds.
-FAST_BUS = {"gap_s": 0.002, "timeout_s": 0.1, "retries": 1, "poll_hz": 25.0, "reprobe_base_s": 0.05}
+FAST_BUS = {"gap_s": 0.002, "timeout_s": 0.1, "retries": 1, "poll_hz": 25.0, "idle_poll_hz": 25.0}
+FAST_BUS["reprobe_base_s"] = 0.05
 
 
 class EventLog:

@@ -14,6 +14,7 @@ from drivers.locks import (
     LockBus,
     LockChanged,
     LockState,
+    NoAnswer,
     PulseSent,
 )
 from simulators.locks import LockBusSimulator, SimBoard
@@ -128,13 +129,21 @@ async def test_unlock_jumps_ahead_of_queued_reads() -> None:
 
 
 async def test_request_withdrawn_when_not_sent_in_time() -> None:
-    async with sim_and_bus("cu16", [0], sim_options=DOORS) as (sim, bus, _log):
-        await bus.wait_probed(2.0)
+    # Board 1 is configured but absent: reading it keeps the line busy for its timeout and retry.
+    async with sim_and_bus("cu16", [0], sim_options=DOORS, specs=[0, 1], bus_options={"poll_hz": None}) as (
+        sim,
+        bus,
+        _log,
+    ):
+        await bus.read_status(0)
+        silent = asyncio.create_task(bus.read_status(1))
+        await asyncio.sleep(0.05)  # the read of board 1 is on the wire
         with pytest.raises(BusBusy):
-            await bus.unlock(0, 1, wait_s=0.0)
+            await bus.unlock(0, 1, wait_s=0.05)
+        with pytest.raises(NoAnswer):
+            await silent
         # an unlock jumps ahead of reads: had it stayed queued, it would go out before this read
         await bus.read_status(0)
-        await polled(bus, rounds=1)
         assert sim.unlock_requests() == 0  # withdrawn means never sent
 
 

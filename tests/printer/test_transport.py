@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import pickle
+import platform
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -160,6 +164,45 @@ def test_escpos_capability_cache_refuses_a_shared_directory(tmp_path: Path, monk
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert escposlib.configure_capability_cache() is None
     assert escposlib.PICKLE_DIR_ENV not in os.environ
+
+
+IMPORT_ESCPOS = "from drivers.printer.escposlib import escpos_printer; escpos_printer().Dummy().set(bold=True)"
+
+
+def _importers(cache: Path, count: int) -> list[subprocess.Popen[bytes]]:
+    """`count` processes importing python-escpos at the same moment, with `cache` as the pickle directory."""
+    env = {**os.environ, escposlib.PICKLE_DIR_ENV: str(cache)}
+    root = Path(__file__).resolve().parents[2]
+    return [
+        subprocess.Popen([sys.executable, "-c", IMPORT_ESCPOS], cwd=root, env=env, stderr=subprocess.PIPE)
+        for _ in range(count)
+    ]
+
+
+def _pickle_loads(cache: Path) -> bool:
+    (pickled,) = cache.glob("*.capabilities.pickle")
+    with pickled.open("rb") as file:
+        return "profiles" in pickle.load(file)
+
+
+def test_processes_importing_escpos_at_once_wait_for_the_first_to_write_the_cache(tmp_path: Path) -> None:
+    """python-escpos truncates its pickle a second before writing it; a second importer must not read it then."""
+    cache = tmp_path / "escpos"
+    cache.mkdir(mode=0o700)
+    for process in _importers(cache, 3):
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err.decode()
+    assert _pickle_loads(cache)
+
+
+def test_an_empty_capability_pickle_left_by_a_killed_process_is_built_again(tmp_path: Path) -> None:
+    cache = tmp_path / "escpos"
+    cache.mkdir(mode=0o700)
+    (cache / f"{platform.python_version()}.capabilities.pickle").write_bytes(b"")  # killed before pickle.dump
+    (process,) = _importers(cache, 1)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert _pickle_loads(cache)
 
 
 async def test_network_printer_socket_sends_without_nagle_delay() -> None:

@@ -259,7 +259,7 @@ async def test_recovery_of_release_requested_reads_the_doors(shop: Shop) -> None
     sale_id = await shop.service.begin([1, 2], pay_with="app")
     c = Confirmation("pay-doors", sale_id, STATION_ID, MILK + BREAD)
     await shop.db.write(lambda s: shop.service.app.confirm_in(s, c, "operator:platform"))
-    await shop.service._commit(sale_id, SaleState.APP_RELEASE_REQUESTED)
+    await shop.service.commit(sale_id, SaleState.APP_RELEASE_REQUESTED)
     result = await shop.service.lockwall.open(1, "sale", sale_id, actor="shopper")  # door 1 opened, then a crash
     assert result.outcome.name == "OPENED"
     await asyncio.sleep(0)

@@ -320,7 +320,7 @@ class _Service:
 
     def __init__(self, db: Database, outcomes: dict[int, str] | None = None) -> None:
         self.db, self.sync = self, db
-        self.board = self.recovery = self
+        self.board = self.recovery = self.doors = self
         self.outcomes = outcomes or {}
         self.log: list[tuple[Any, ...]] = []
 
@@ -334,7 +334,7 @@ class _Service:
         self.log.append(("until_committed", what))
         return self.sync.run_sync(fn)
 
-    async def _commit(self, sale_id: str, state: SaleState, *, expect: set[SaleState] | None = None,
+    async def commit(self, sale_id: str, state: SaleState, *, expect: set[SaleState] | None = None,
                       until_committed: bool = False, **details: Any) -> None:
         def write(session: Any) -> None:
             if expect is not None and SALE.current(session, sale_id) not in expect:
@@ -355,7 +355,7 @@ class _Service:
     def say(self, sale_id: str, text: str) -> None:
         self.log.append(("said", text))
 
-    async def _pulse_doors(self, sale_id: str, compartments: list[int]) -> dict[int, str]:
+    async def pulse(self, sale_id: str, compartments: list[int]) -> dict[int, str]:
         self.log.append(("pulsed", compartments))
         return {c: v for c, v in self.outcomes.items() if c in compartments}
 

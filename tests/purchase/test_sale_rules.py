@@ -347,3 +347,27 @@ def test_insert_line_writes_one_sale_line(sdb: Database) -> None:
     sdb.run_sync(lambda s: flow.insert_line(s, values))
     line = sdb.run_sync(lambda s: s.scalars(select(SaleLine).where(SaleLine.compartment_id == 18)).one())
     assert {k: getattr(line, k) for k in values} == values
+
+
+# -- arrows taken in the same transaction as the one before (PurchaseService.commit `then`) ---------
+def test_the_following_arrows_move_the_sale_and_book_what_was_released(sdb: Database) -> None:
+    sale_id = new_sale(sdb, [1, 2])
+    walk(sdb, sale_id, S.PAYMENT_REQUESTED, S.AUTHORISED)
+    assert sdb.run_sync(lambda s: flow.release_requested(s, sale_id)) is S.RELEASE_REQUESTED
+    assert sdb.run_sync(lambda s: SALE.current(s, sale_id)) is S.RELEASE_REQUESTED
+
+    def released_then_booked(session: object) -> SaleState:
+        flow.mark_lines(session, sale_id, {1: flow.RELEASED, 2: flow.DOOR_FAULT})  # type: ignore[arg-type]
+        flow.move(session, sale_id, S.RELEASED)  # type: ignore[arg-type]
+        return flow.book_requested(session, sale_id)  # type: ignore[arg-type]
+
+    assert sdb.run_sync(released_then_booked) is S.BOOK_REQUESTED
+    payment = sdb.run_sync(lambda s: flow.authorisation(s, sale_id))
+    assert (payment.state, payment.details) == ("book_requested", {"book_cents": MILK})  # compartment 2 stayed shut
+    audits = sdb.run_sync(lambda s: [a.details for a in s.scalars(
+        select(AuditEntry).where(AuditEntry.action == "sale.book_requested"))])
+    assert audits and audits[-1]["book_cents"] == MILK
+    walk(sdb, sale_id, S.BOOKED)
+    assert sdb.run_sync(lambda s: flow.done(s, sale_id)) is S.DONE
+    assert sdb.run_sync(lambda s: SALE.current(s, sale_id)) is S.DONE
+    assert compartment(sdb, 1)[0] == "empty"  # the final state settled the compartments

@@ -96,6 +96,7 @@ lock = 5
             )
             await platform.stop()  # nobody acknowledges from here on: the outbox depth holds still
             platform_stopped = True
+            await _until_still(db_path)  # acks the platform sent before it stopped may still arrive
             await asyncio.to_thread(_write_audits, db_path, 7)
             health = (await http.get("/api/health")).json()  # at once: no refresh interval to wait for
             pending, oldest = await asyncio.to_thread(_outbox_depth, db_path)
@@ -117,6 +118,19 @@ lock = 5
             await platform.stop()
         await locks.stop()
         broker.stop()
+
+
+async def _until_still(db_path: Path, quiet_s: float = 0.5, within_s: float = 10.0) -> None:
+    """Until the outbox depth has not changed for `quiet_s`."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    last = await asyncio.to_thread(_outbox_depth, db_path)
+    while asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(quiet_s)
+        now = await asyncio.to_thread(_outbox_depth, db_path)
+        if now == last:
+            return
+        last = now
+    raise AssertionError(f"the outbox depth never held still: {last}")
 
 
 def _write_audits(db_path: Path, count: int) -> None:

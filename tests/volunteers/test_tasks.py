@@ -76,6 +76,16 @@ def test_a_day_later_the_goods_tasks_turn_urgent(db: Database) -> None:
     assert found[4].code == "goods.best_before_passed"  # four days past: its three reduced days are over
 
 
+def test_only_goods_dated_up_to_the_warning_horizon_are_read(db: Database) -> None:
+    """The volunteers' screen polls the list: goods far from their dates cost the database no row."""
+    db.run_sync(_stock)
+    soon = TODAY + timedelta(days=1)
+    rows = db.run_sync(lambda s: s.execute(tasks._GOODS, {"soon": soon}).all(), write=False)
+    assert [row[0] for row in rows] == [1, 2, 4]  # compartment 3's best-before is nine days away
+    later = db.run_sync(lambda s: s.execute(tasks._GOODS, {"soon": soon + timedelta(days=8)}).all(), write=False)
+    assert [row[0] for row in later] == [1, 2, 3, 4]
+
+
 def test_a_feature_adds_its_own_source(db: Database) -> None:
     """The pick-up work registers uncollected orders like this."""
 
