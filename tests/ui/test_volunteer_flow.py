@@ -35,6 +35,10 @@ def _staff_me(page: Any) -> int:
     return int(page.evaluate("fetch('/api/staff/me').then(r => r.status)"))
 
 
+def _is_logout(response: Any) -> bool:
+    return bool(response.url.endswith("/api/staff/logout") and response.request.method == "POST")
+
+
 def test_volunteer_logs_in_by_pin_restocks_reports_and_logs_out(open_kiosk: Any, demo: Demo, screenshots: Path) -> None:
     _, products = api(demo.url, "GET", "/api/offers")
     assert EMPTY not in {o["compartment"] for o in products}
@@ -84,9 +88,12 @@ def test_volunteer_logs_in_by_pin_restocks_reports_and_logs_out(open_kiosk: Any,
     page.wait_for_selector('[data-slot="report-sent"]:not([hidden])')
     shoot(page, screenshots, "flow-staff-report-landscape")
 
-    tap(page, '[data-action="staff-logout"]')
+    # The screen does not wait for the daemon's answer (the next person need not), so the check waits for it.
+    with page.expect_response(_is_logout) as logout:
+        tap(page, '[data-action="staff-logout"]')
     wait_screen(page, "start")
     assert page.locator('[data-action="staff-logout"]').is_hidden()
+    assert logout.value.status == 204
     assert _staff_me(page) == 401  # the session ended at the daemon, not only on the screen
 
 
