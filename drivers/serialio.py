@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -97,27 +98,13 @@ class SerialTransport:
         return self._port
 
     async def write(self, data: bytes) -> None:
-        port = self._require()
-
-        def _write() -> None:
-            port.write(data)
-            port.flush()
-
-        await self._call(_write)
+        await self._call(_write, self._require(), data)
         if self.trace:
             self.trace("tx", data)
 
     async def reset_input(self) -> bytes:
         """Drop whatever is waiting in the input buffer (noise, late replies); returns what was dropped."""
-        port = self._require()
-
-        def _drain() -> bytes:
-            waiting = port.in_waiting
-            junk = port.read(waiting) if waiting else b""
-            port.reset_input_buffer()
-            return junk
-
-        junk: bytes = await self._call(_drain)
+        junk: bytes = await self._call(_drain, self._require())
         if junk and self.trace:
             self.trace("rx-dropped", junk)
         return junk
@@ -130,49 +117,31 @@ class SerialTransport:
         cheap. `collect` runs in the worker thread: it must only read and compute.
         """
         port = self._require()
-        dropped: list[bytes] = []  # what was dropped, then what was written: traced even when a read fails
+        done: dict[str, bytes] = {"rx-dropped": b"", "tx": b""}  # traced even when a read fails
         received: list[bytes] = []
 
         def _exchange() -> tuple[bytes, float, T]:
-            waiting = port.in_waiting
-            dropped.append(bytes(port.read(waiting)) if waiting else b"")
-            port.reset_input_buffer()
-            port.write(data)
-            port.flush()
-            dropped.append(data)
+            done["rx-dropped"] = junk = _drain(port)
+            _write(port, data)
+            done["tx"] = data
             sent_at = time.monotonic()
-            return dropped[0], sent_at, collect(self._reader(port, received))
+            return junk, sent_at, collect(functools.partial(_read_into, received, port))
 
         try:
             outcome: tuple[bytes, float, T] = await self._call(_exchange)
             return outcome
         finally:
-            junk, sent = [*dropped, b"", b""][:2]
-            self._trace_exchange(junk, sent, received)
+            self._trace_exchange(done["rx-dropped"], done["tx"], received)
 
     async def collect(self, collect: Callable[[ReadFn], T]) -> T:
         """Run `collect(read)` in the worker thread: a reply read in one hop (see `exchange`)."""
         port = self._require()
         received: list[bytes] = []
         try:
-            result: T = await self._call(lambda: collect(self._reader(port, received)))
+            result: T = await self._call(lambda: collect(functools.partial(_read_into, received, port)))
             return result
         finally:
             self._trace_exchange(b"", b"", received)
-
-    @staticmethod
-    def _reader(port: serial.SerialBase, received: list[bytes]) -> ReadFn:
-        def read(size: int, timeout: float) -> bytes:
-            port.timeout = max(0.0, timeout)
-            try:
-                chunk = bytes(port.read(size))
-            finally:
-                port.timeout = 0
-            if chunk:
-                received.append(chunk)
-            return chunk
-
-        return read
 
     def _trace_exchange(self, junk: bytes, sent: bytes, received: list[bytes]) -> None:
         if self.trace:
@@ -185,16 +154,40 @@ class SerialTransport:
 
     async def read_exact(self, size: int, timeout: float) -> bytes:  # noqa: ASYNC109 (pyserial enforces it)
         """Read up to `size` bytes, waiting at most `timeout` seconds in total; may return fewer."""
-        port = self._require()
-
-        def _read() -> bytes:
-            port.timeout = timeout
-            try:
-                return bytes(port.read(size))
-            finally:
-                port.timeout = 0
-
-        data: bytes = await self._call(_read)
+        data: bytes = await self._call(_read, self._require(), size, timeout)
         if data and self.trace:
             self.trace("rx", data)
         return data
+
+
+# The port's steps, run in its worker thread only (one at a time, so the port needs no lock).
+
+
+def _write(port: serial.SerialBase, data: bytes) -> None:
+    port.write(data)
+    port.flush()
+
+
+def _drain(port: serial.SerialBase) -> bytes:
+    """Read and drop what waits in the input buffer; returns it."""
+    waiting = port.in_waiting
+    junk = bytes(port.read(waiting)) if waiting else b""
+    port.reset_input_buffer()
+    return junk
+
+
+def _read(port: serial.SerialBase, size: int, timeout: float) -> bytes:
+    """Up to `size` bytes within `timeout` seconds; the port is left non-blocking again."""
+    port.timeout = max(0.0, timeout)
+    try:
+        return bytes(port.read(size))
+    finally:
+        port.timeout = 0
+
+
+def _read_into(received: list[bytes], port: serial.SerialBase, size: int, timeout: float) -> bytes:
+    """`_read`, keeping each non-empty chunk for the trace."""
+    chunk = _read(port, size, timeout)
+    if chunk:
+        received.append(chunk)
+    return chunk
