@@ -40,3 +40,22 @@ async def test_exchange_on_a_closed_port_is_a_transport_error() -> None:
         await port.exchange(b"x", lambda read: read(1, 0.01))
     with pytest.raises(TransportError):
         await port.collect(lambda read: read(1, 0.01))
+
+
+async def test_what_was_dropped_and_written_is_traced_also_when_the_reply_cannot_be_read() -> None:
+    traced: list[tuple[str, bytes]] = []
+    port = SerialTransport("loop://", name="echo", trace=lambda kind, data: traced.append((kind, data)))
+    await port.open()
+    try:
+        await port.write(b"old")
+        traced.clear()
+
+        def collect(read: ReadFn) -> bytes:
+            read(2, 0.5)
+            raise ValueError("the line went away")  # as pyserial does; the transport makes it a TransportError
+
+        with pytest.raises(TransportError, match="the line went away"):
+            await port.exchange(b"ping", collect)
+        assert traced == [("rx-dropped", b"old"), ("tx", b"ping"), ("rx", b"pi")]
+    finally:
+        await port.close()
