@@ -57,21 +57,6 @@ def say(text: str) -> None:
     print(f"  .. {text}", file=sys.stderr, flush=True)
 
 
-def footprint(pid: int, seconds: float) -> tuple[float, float]:
-    """(RSS MB, CPU % of one core) of the idle process over `seconds`."""
-    def ticks() -> int:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-
-    hz = os.sysconf("SC_CLK_TCK")
-    before, started = ticks(), time.monotonic()
-    time.sleep(seconds)
-    cpu = (ticks() - before) / hz / (time.monotonic() - started) * 100
-    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-               if line.startswith("VmRSS:"))
-    return rss / 1024, cpu
-
-
 async def measure_day(base: str, daemon: Daemon, args: argparse.Namespace, path: Path) -> dict[str, Any]:
     """The day's latencies; `marks`: the history tables' newest rows between the purchases and the pick-ups."""
     token = await staff_token(base, 1, PIN)
@@ -111,7 +96,7 @@ def run_day(config_path: Path, work: Path, base: str, args: argparse.Namespace, 
         out: dict[str, Any] = asyncio.run(measure_day(base, daemon, args, config_path.parent / "station.db"))
         if idle:
             time.sleep(args.settle)  # the last purchase's doors shut, its boards back at the idle poll rate
-            out["footprint"] = footprint(daemon.proc.pid, args.idle)
+            out["footprint"] = daemon.footprint(args.idle)
         with urllib.request.urlopen(f"{base}/api/health", timeout=5) as reply:
             out["runtime"] = json.loads(reply.read())["components"]["runtime"]["detail"]
         return out

@@ -17,8 +17,6 @@ checkout (e.g. the commit before a change), and the ratio is printed. Targets: <
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -31,25 +29,7 @@ from history import build
 from history.station import REPO, Daemon, config_text
 
 from station.config import load_config
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def schema_head(repo: Path) -> str:
-    """The newest migration of the checkout at `repo` (the one no other migration revises)."""
-    text = "\n".join(f.read_text() for f in (repo / "station" / "db" / "migrations" / "versions").glob("*.py"))
-    revisions = set(re.findall(r'^revision = "([^"]+)"$', text, re.M))
-    return (revisions - set(re.findall(r'^down_revision = "([^"]+)"$', text, re.M))).pop()
+from station.db import migrate
 
 
 def own_copy(path: Path, repo: Path) -> Path:
@@ -64,8 +44,8 @@ def own_copy(path: Path, repo: Path) -> Path:
             shutil.copy(f"{path}{suffix}", folder / f"{path.name}{suffix}")
     from station.db.engine import make_engine
 
-    head = schema_head(repo)
-    if head != schema_head(REPO):
+    head = migrate.file_head(repo / "station" / "db" / "migrations" / "versions")
+    if head != migrate.file_head():
         engine = make_engine(folder / path.name)
         with engine.connect() as conn:  # migrations run on the connection handed over (migrations/env.py)
             cfg = AlembicConfig()
@@ -83,10 +63,7 @@ def one_round(repo: Path, config_path: Path, work: Path, base: str, args: argpar
     try:
         daemon.wait_up(base)
         time.sleep(args.settle)
-        before, started = cpu_seconds(daemon.proc.pid), time.monotonic()
-        time.sleep(args.seconds)
-        cpu = (cpu_seconds(daemon.proc.pid) - before) / (time.monotonic() - started) * 100
-        return rss_mb(daemon.proc.pid), cpu
+        return daemon.footprint(args.seconds)
     finally:
         daemon.stop()
 

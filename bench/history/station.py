@@ -104,6 +104,21 @@ class Daemon:
             time.sleep(0.2)
         raise RuntimeError(f"not up within {timeout} s:\n{self.log_path.read_text()[-3000:]}")
 
+    def footprint(self, seconds: float) -> tuple[float, float]:
+        """(RSS MB, CPU % of one core) of the daemon over the next `seconds` (utime + stime from /proc)."""
+        pid = self.proc.pid
+
+        def cpu_seconds() -> float:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        before, started = cpu_seconds(), time.monotonic()
+        time.sleep(seconds)
+        cpu = (cpu_seconds() - before) / (time.monotonic() - started) * 100
+        rss_kb = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                      if line.startswith("VmRSS:"))
+        return rss_kb / 1024, cpu
+
     def stop(self) -> None:
         for proc in (self.proc, self.sim):
             if proc.poll() is None:

@@ -51,11 +51,13 @@ def head() -> str:
     return rev
 
 
-def file_head() -> str:
-    """The newest revision, read from the migration files without Alembic: the one no other revises."""
+def file_head(versions: Path = MIGRATIONS / "versions") -> str:
+    """The newest revision, read from the migration files without Alembic: the one no other revises.
+
+    `versions`: another checkout's migration folder (the benchmarks compare checkouts)."""
     revisions: set[str] = set()
     revised: set[str] = set()
-    for script in (MIGRATIONS / "versions").glob("*.py"):
+    for script in versions.glob("*.py"):
         for kind, value in _REVISION.findall(script.read_text()):
             (revisions if kind == "revision" else revised).add(value)
     heads = revisions - revised - {""}
